@@ -1,0 +1,31 @@
+"""Fig. 5: correlation between one-vs-all class labels and each image's patch statistics
+along every PCA component (Definition A.4: labels uncorrelated with PCA coefficients)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .spectra import PatchPCA
+
+
+def image_pca_stats(images: torch.Tensor, pca: PatchPCA, stride: int = 1, batch: int = 250):
+    """Per image and component: the mean PCA coefficient u_i^T (p - m) over its patches, and
+    the mean patch energy (u_i^T (p - m))^2 (patches sampled every ``stride`` pixels)."""
+    u = torch.from_numpy(pca.eigvecs).float()
+    m = torch.from_numpy(pca.mean).float()
+    coef, energy = [], []
+    for s in range(0, len(images), batch):
+        cols = F.unfold(images[s:s + batch].float(), pca.size, stride=stride).transpose(1, 2)  # (B, L, d)
+        proj = (cols - m) @ u
+        coef.append(proj.mean(1))
+        energy.append(proj.pow(2).mean(1))
+    return torch.cat(coef).double().numpy(), torch.cat(energy).double().numpy()
+
+
+def label_correlations(stats: np.ndarray, labels, classes: int) -> np.ndarray:
+    """Pearson correlation of each one-vs-all label (rows) with each column of ``stats``."""
+    onehot = np.eye(classes)[np.asarray(labels)]
+    a = (onehot - onehot.mean(0)) / onehot.std(0)
+    b = (stats - stats.mean(0)) / stats.std(0)
+    return a.T @ b / len(a)

@@ -1,0 +1,155 @@
+"""Run specs and the on-disk run cache: ``<cache>/runs/<key>/`` holds ``spec.json``,
+``metrics.json`` and ``first_layer.pt`` (the first layer at init and at each snapshot).
+
+Training happens under a ``filelock`` per key and is published by ``os.replace`` of a
+finished temp dir, so concurrent workers train a run once and a killed run leaves nothing
+half-written. An entry that fails its self-check is deleted and retrained.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+# Bump when training code changes what a spec means: old entries are then ignored.
+SALT = "firstlayer-runs-v1"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a trained run (and nothing else)."""
+
+    dataset: str = "cifar10"
+    images: int | None = 10_000       # training images (None: all)
+    subset: str = ""                  # binary pair, e.g. "car-truck" (Table 3)
+    labels: str = "true"              # true | random | energy:<component> (App. D.1)
+    inputs: str = "plain"             # plain | scale:<component>:<alpha> (App. D.2)
+    model: str = "vgg11"
+    width: float = 0.25               # body width multiplier
+    first: int = 64                   # first-layer filters
+    frozen: bool = False              # first layer kept at init (Fig. 2)
+    seed: int = 0
+    steps: int = 1000
+    lr: float = 0.01
+    momentum: float = 0.0
+    batch: int = 256
+    snapshots: tuple = ()             # extra steps at which the first layer is saved
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["snapshots"] = list(self.snapshots)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RunSpec":
+        return cls(**{**d, "snapshots": tuple(d.get("snapshots", ()))})
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.to_json(), sort_keys=True) + SALT
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        bits = [self.model, self.dataset + (f"[{self.subset}]" if self.subset else ""), self.labels]
+        if self.inputs != "plain":
+            bits.append(self.inputs)
+        if self.frozen:
+            bits.append("frozen")
+        return " ".join(bits) + f" seed={self.seed} steps={self.steps}"
+
+
+@dataclass
+class Run:
+    """A trained run: the first layer at init (``weights[0]``) and at each saved step."""
+
+    spec: RunSpec
+    weights: dict
+    metrics: dict
+    path: Path = field(default=None)
+
+    @property
+    def init(self) -> torch.Tensor:
+        return self.weights[0]
+
+    @property
+    def final(self) -> torch.Tensor:
+        return self.weights[self.spec.steps]
+
+
+class RunCache:
+    """``get(spec)`` returns the cached run or trains it (once, across processes)."""
+
+    def __init__(self, root, data_root=None, device: str = "cpu", download: bool = False, progress=None):
+        self.root = Path(root)
+        self.data_root, self.device, self.download = data_root, device, download
+        self.progress = progress if progress is not None else _stderr_progress
+        self._memo: dict = {}
+        self.trained: list = []  # keys this process trained (the rest came from disk)
+
+    def path(self, spec: RunSpec) -> Path:
+        return self.root / "runs" / spec.key
+
+    def load(self, spec: RunSpec) -> Run | None:
+        """The cached run if present and sound, else None."""
+        path = self.path(spec)
+        try:
+            saved = RunSpec.from_json(json.loads((path / "spec.json").read_text()))
+            metrics = json.loads((path / "metrics.json").read_text())
+            weights = torch.load(path / "first_layer.pt", weights_only=True)
+        except (OSError, ValueError, TypeError, RuntimeError, EOFError):
+            return None
+        expected = {0, spec.steps, *spec.snapshots}
+        shapes = {tuple(w.shape) for w in weights.values()} if isinstance(weights, dict) else set()
+        if saved != spec or set(weights) != expected or len(shapes) != 1 or next(iter(shapes))[0] != spec.first:
+            return None
+        return Run(spec, weights, metrics, path)
+
+    def get(self, spec: RunSpec) -> Run:
+        if spec in self._memo:
+            return self._memo[spec]
+        run = self.load(spec)
+        if run is None:
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+            with FileLock(str(self.path(spec)) + ".lock"):
+                run = self.load(spec)  # another process may have trained it meanwhile
+                if run is None:
+                    run = self._train(spec)
+        self._memo[spec] = run
+        return run
+
+    def _train(self, spec: RunSpec) -> Run:
+        from .train import prepare, train  # the cache itself needs no torch training code
+        final = self.path(spec)
+        if final.exists():  # present but failed the self-check: rebuild
+            shutil.rmtree(final)
+        for stale in final.parent.glob(f".tmp-{spec.key}-*"):  # left by a killed run; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = final.parent / f".tmp-{spec.key}-{os.getpid()}"
+        tmp.mkdir(parents=True)
+        try:
+            data = prepare(spec, self.data_root, self.root, self.download)
+            say = (lambda msg: self.progress(f"[{spec.label()}] {msg}")) if self.progress else None
+            out = train(spec, data, self.device, say)
+            (tmp / "spec.json").write_text(json.dumps(spec.to_json(), indent=1, sort_keys=True))
+            (tmp / "metrics.json").write_text(json.dumps(out["metrics"], indent=1))
+            torch.save(out["snapshots"], tmp / "first_layer.pt")
+            os.replace(tmp, final)
+            self.trained.append(spec.key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return Run(spec, out["snapshots"], out["metrics"], final)
+
+
+def _stderr_progress(msg: str) -> None:
+    """Progress on the real terminal (pytest captures sys.stderr)."""
+    stream = sys.__stderr__
+    if stream is not None:
+        print(f"firstlayer: {msg}", file=stream, flush=True)

@@ -1,0 +1,272 @@
+"""harness.data (ImageFolder decode + cache, missing data, label variants), harness.models,
+and the input/label transforms of harness.train (App. D), on tiny synthetic data."""
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from PIL import Image
+
+from harness import data as D
+from harness import models
+from harness.spectra import extract_patches
+from harness.train import energy_decile_labels, scale_component
+
+
+def write_tree(root, splits=("train", "test"), classes=("a", "b"), per_class=3, seed=0):
+    """root/<split>/<class>/<i>.png, 8x8 RGB; returns {split: [arrays in ImageFolder order]}."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for split in splits:
+        written[split] = []
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(per_class):
+                a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                Image.fromarray(a).save(root / split / c / f"{i}.png")
+                written[split].append(a)
+    return written
+
+
+# ---------------------------------------------------------------- load_split
+
+def test_load_split_image_folder_and_decode_cache(tmp_path):
+    written = write_tree(tmp_path / "toy")
+    cache = tmp_path / "c"
+    im = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    assert im.pixels.dtype == torch.uint8 and im.pixels.shape == (6, 3, 8, 8)
+    assert im.classes == ("a", "b") and len(im) == 6
+    assert im.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert_array_equal(im.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["train"]))  # PNG is lossless
+    assert im.source == str(tmp_path / "toy")
+    files = list((cache / "data").glob("*.pt"))
+    assert len(files) == 1
+    # the second call reads the cache: it works even with the images gone
+    for png in (tmp_path / "toy" / "train").rglob("*.png"):
+        png.unlink()
+    again = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    assert torch.equal(again.pixels, im.pixels) and torch.equal(again.labels, im.labels)
+    assert again.classes == ("a", "b")
+    # the test split is cached separately
+    test = D.load_split("toy", "test", root=tmp_path, cache_dir=cache)
+    assert_array_equal(test.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["test"]))
+    assert len(list((cache / "data").glob("*.pt"))) == 2
+
+
+def test_load_split_corrupt_cache_is_redecoded(tmp_path):
+    write_tree(tmp_path / "toy", splits=("train",))
+    cache = tmp_path / "c"
+    first = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    (file,) = (cache / "data").glob("*.pt")
+    file.write_bytes(b"not a torch file")
+    again = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    assert torch.equal(again.pixels, first.pixels)
+
+
+def test_load_split_test_falls_back_to_val(tmp_path):
+    written = write_tree(tmp_path / "toy", splits=("train", "val"), seed=1)
+    im = D.load_split("toy", "test", root=tmp_path)
+    assert_array_equal(im.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["val"]))
+    assert im.classes == ("a", "b")
+
+
+def test_load_split_absolute_path(tmp_path):
+    write_tree(tmp_path / "elsewhere", splits=("train",))
+    im = D.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
+    assert im.pixels.shape == (6, 3, 8, 8)
+
+
+def test_missing_dataset_message(tmp_path):
+    with pytest.raises(D.DatasetNotFound) as info:
+        D.load_split("cifar100", root=tmp_path)
+    msg = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    assert str(tmp_path / "cifar-100-python") in msg
+    assert "--data-root" in msg and "FIRSTLAYER_DATA" in msg and "--download" in msg
+    assert "\n" not in msg
+
+
+def test_missing_folder_dataset_message_has_no_download_hint(tmp_path):
+    with pytest.raises(D.DatasetNotFound) as info:
+        D.load_split("toy", root=tmp_path)
+    msg = str(info.value)
+    assert str(tmp_path / "toy") in msg and "--download" not in msg and "\n" not in msg
+
+
+def test_folder_without_the_split_is_not_found(tmp_path):
+    (tmp_path / "toy" / "other").mkdir(parents=True)
+    with pytest.raises(D.DatasetNotFound):
+        D.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
+
+
+def test_default_root_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("FIRSTLAYER_DATA", str(tmp_path))
+    assert D.default_root() == tmp_path
+
+
+# ---------------------------------------------------------------- subsets and labels
+
+def sorted_images(per_class=10, classes=D.CIFAR10_CLASSES):
+    """Like an ImageFolder copy: sorted by class."""
+    n = per_class * len(classes)
+    labels = torch.arange(len(classes)).repeat_interleave(per_class)
+    pixels = torch.arange(n, dtype=torch.uint8)[:, None, None, None].expand(n, 3, 2, 2).contiguous()
+    return D.Images(pixels, labels, tuple(classes), "synthetic")
+
+
+def test_subset_is_deterministic_and_class_mixed():
+    im = sorted_images()
+    a, b = D.subset(im, 20, seed=0), D.subset(im, 20, seed=0)
+    assert len(a) == 20 and torch.equal(a.labels, b.labels) and torch.equal(a.pixels, b.pixels)
+    assert len(a.labels.unique()) >= 5, "a prefix of a class-sorted set would hold 2 classes"
+    assert not torch.equal(a.pixels, D.subset(im, 20, seed=1).pixels)
+    idx = a.pixels[:, 0, 0, 0].long()
+    assert torch.all(idx[1:] > idx[:-1]), "indices kept in order"
+    assert torch.equal(im.labels[idx], a.labels)
+
+
+def test_subset_all_when_n_none_or_large():
+    im = sorted_images(2)
+    assert D.subset(im, None) is im and D.subset(im, 20) is im and D.subset(im, 999) is im
+
+
+def test_random_labels_keep_counts_and_are_seeded():
+    labels = sorted_images().labels
+    r = D.random_labels(labels, seed=3)
+    assert_array_equal(torch.bincount(r, minlength=10), torch.bincount(labels, minlength=10))
+    assert torch.equal(r, D.random_labels(labels, seed=3))
+    assert not torch.equal(r, D.random_labels(labels, seed=4))
+    assert not torch.equal(r, labels)
+
+
+def test_binary_keeps_two_classes_with_01_labels():
+    im = sorted_images(4)
+    b = D.binary(im, "dog-cat")
+    assert b.classes == ("dog", "cat") and len(b) == 8
+    dog, cat = D.CIFAR10_CLASSES.index("dog"), D.CIFAR10_CLASSES.index("cat")
+    orig = im.labels[b.pixels[:, 0, 0, 0].long()]
+    assert set(orig.tolist()) == {dog, cat}
+    assert torch.equal(b.labels, (orig == cat).long())
+    car = D.binary(im, "car-truck")
+    assert car.classes == ("automobile", "truck") and set(car.labels.tolist()) == {0, 1}
+
+
+def test_binary_unknown_class_raises():
+    with pytest.raises(ValueError, match="zebra"):
+        D.binary(sorted_images(2), "zebra-cat")
+
+
+def test_normalise_per_channel():
+    g = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (10, 3, 8, 8), generator=g, dtype=torch.uint8)
+    x, (mean, std) = D.normalise(pixels)
+    assert x.dtype == torch.float32 and pixels.dtype == torch.uint8
+    assert_allclose(x.mean((0, 2, 3)).numpy(), 0.0, atol=1e-5)
+    assert_allclose(x.std((0, 2, 3)).numpy(), 1.0, atol=1e-5)
+    assert_allclose(mean.numpy(), pixels.float().div(255).mean((0, 2, 3)).numpy(), rtol=1e-6)
+    y, stats = D.normalise(pixels[:3], (mean, std))
+    assert stats[0] is mean
+    assert_allclose(y.numpy(), x[:3].numpy(), atol=1e-6)
+
+
+# ---------------------------------------------------------------- models
+
+@pytest.fixture(scope="module")
+def batch():
+    return torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def test_vgg11_forward_and_first_layer(batch):
+    m = models.build("vgg11", width=0.25).eval()
+    assert m(batch).shape == (2, 10)
+    conv = models.first_layer(m)
+    assert conv.out_channels == 64 and conv.kernel_size == (3, 3) and conv.in_channels == 3
+    assert models.first_layer(models.build("vgg11", width=0.25, first=32)).out_channels == 32
+
+
+@pytest.mark.parametrize("name", ["vgg13", "vgg16", "vgg19"])
+def test_deeper_vggs_build(name, batch):
+    m = models.build(name, num_classes=4, width=0.125).eval()
+    assert m(batch).shape == (2, 4)
+    assert models.first_layer(m).out_channels == 64
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet20"])
+def test_resnets_forward(name, batch):
+    m = models.build(name, width=0.25).eval()
+    assert m(batch).shape == (2, 10)
+    assert models.first_layer(m) is m.conv1 and m.conv1.out_channels == 64
+
+
+def test_linear_cnn_output(batch):
+    m = models.build("linear", first=8)
+    out = m(batch)
+    assert out.shape == (2,)
+    w = models.first_layer(m).weight
+    assert_allclose(out.detach().numpy(),
+                    torch.nn.functional.conv2d(batch, w).mean((2, 3)).sum(1).detach().numpy(), rtol=1e-5)
+
+
+def test_freeze_first_layer_only():
+    m = models.freeze_first_layer(models.build("vgg11", width=0.125))
+    conv = models.first_layer(m)
+    assert all(not p.requires_grad for p in conv.parameters())
+    first = {id(p) for p in conv.parameters()}
+    rest = [p for p in m.parameters() if id(p) not in first]
+    assert rest and all(p.requires_grad for p in rest)
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(ValueError) as info:
+        models.build("alexnet")
+    msg = str(info.value)
+    for name in ("alexnet", "vgg11", "vgg19", "resnet18", "resnet20", "linear"):
+        assert name in msg
+
+
+def test_first_layer_without_conv_raises():
+    with pytest.raises(ValueError, match="no Conv2d"):
+        models.first_layer(torch.nn.Linear(2, 2))
+
+
+def test_vgg_stride3_stem(batch):
+    m = models.build("vgg11", width=0.125, stem_stride=3, stem_padding=0).eval()
+    conv = models.first_layer(m)
+    assert conv.stride == (3, 3) and conv.padding == (0, 0)
+    assert m(batch).shape == (2, 10)
+
+
+# ---------------------------------------------------------------- train: App. D transforms
+
+def unit(d=27, seed=0):
+    u = np.random.default_rng(seed).standard_normal(d)
+    return u / np.linalg.norm(u)
+
+
+def test_scale_component_alpha1_is_cropped_identity():
+    x = torch.randn(2, 3, 10, 11, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = scale_component(x, unit(), 1.0)
+    assert out.shape == (2, 3, 9, 9)
+    assert_allclose(out.numpy(), x[:, :, :9, :9].numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_scale_component_alpha2_doubles_only_u():
+    x = torch.randn(2, 3, 9, 12, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    u = unit(seed=3)
+    before = extract_patches(x, 3, stride=3).numpy()
+    after = extract_patches(scale_component(x, u, 2.0), 3, stride=3).numpy()
+    assert before.shape == (2 * 3 * 4, 27)
+    assert_allclose(after @ u, 2 * (before @ u), rtol=1e-10, atol=1e-12)
+    ortho = np.eye(27) - np.outer(u, u)
+    assert_allclose(after @ ortho, before @ ortho, atol=1e-12)
+
+
+def test_energy_decile_labels_equal_classes():
+    x = torch.randn(50, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    u = unit(seed=5)
+    y = energy_decile_labels(x, u)
+    assert y.dtype == torch.int64 and y.shape == (50,)
+    assert_array_equal(torch.bincount(y, minlength=10).numpy(), [5] * 10)
+    energy = torch.nn.functional.conv2d(x, torch.as_tensor(u, dtype=torch.float32).reshape(1, 3, 3, 3))
+    energy = energy.pow(2).sum((1, 2, 3))
+    assert y[energy.argmax()] == 0 and y[energy.argmin()] == 9  # decile 0 = most energy
+    assert torch.all(torch.diff(y[energy.argsort(descending=True)]) >= 0)

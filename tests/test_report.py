@@ -1,0 +1,140 @@
+"""harness.report: build() from a synthetic results dict, compare(), and the CLI."""
+import copy
+import html
+import json
+import re
+
+import pytest
+
+from harness import report
+
+
+def claim(cid, verdict, measured=0.95, sd=None, n=None, figures=(), reason=""):
+    return {
+        "id": cid, "nodeid": f"claims/test_x.py::test_{cid}", "claim": cid.split("[")[0],
+        "title": f"Title of {cid}", "source": "Table 1, SEED", "dataset": "cifar10",
+        "data_source": "data/cifar-10-batches-py", "paper": "0.99", "measured": measured,
+        "sd": sd, "n": n, "threshold": ">= 0.90 (cpu scale; paper scale >= 0.97)",
+        "verdict": verdict, "reason": reason, "scale": "cpu", "device": "cpu", "seconds": 12.5,
+        "details": {"guard": 0.123456, "note": "a <b>| pipe"}, "figures": list(figures),
+    }
+
+
+LINES = {"kind": "lines", "name": "curve", "title": "curve", "xlabel": "epoch", "ylabel": "loss",
+         "logy": True, "logx": False, "series": [
+             {"label": "trained", "x": [1, 2, 3], "y": [1.0, 0.5, 0.25], "sd": [0.1, 0.05, 0.02],
+              "style": "solid"},
+             {"label": "theory", "x": [1, 2, 3], "y": [1.0, 0.6, 0.3], "sd": None, "style": "dashed"}]}
+HEAT = {"kind": "heatmap", "name": "corr", "title": "corr", "xlabel": "j", "ylabel": "i",
+        "rows": ["a", "b"], "cols": ["x", "y", "z"], "matrix": [[0.1, -0.5, 0.9], [0.0, 0.3, -1.0]],
+        "vmin": None, "vmax": None}
+
+
+@pytest.fixture
+def results():
+    return {
+        "meta": {"commit": "abc123", "date": "2024-01-01T00:00:00", "torch": "2.4.0",
+                 "python": "3.11.9", "scale": "cpu", "device": "cpu", "wall_s": 3723.4,
+                 "command": "pytest claims/"},
+        "claims": [
+            claim("seed[cifar10]", "PASS", sd=0.012, n=3, figures=[LINES]),
+            claim("seed", "DEVIATES", measured=0.8, reason="below paper", figures=[HEAT]),
+            claim("eig[imagenet]", "SKIP", measured=None, reason="no ImageNet copy"),
+            claim("decorr", "FAIL", measured=float("nan"), reason="guard <tripped>"),
+        ],
+        "notes": ["Eq. 5 uses 1/lambda where Eq. 7 uses 1/lambda^2"],
+    }
+
+
+def test_build_writes_everything(results, tmp_path):
+    paths = report.build(results, tmp_path)
+    for key in ("results", "markdown", "html"):
+        assert paths[key].is_file()
+    assert json.loads(paths["results"].read_text())["claims"][0]["id"] == "seed[cifar10]"
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    assert pngs == ["seed-cifar10-curve.png", "seed-corr.png"]
+    assert sorted(p.name for p in paths["figures"]) == pngs
+
+    md = paths["markdown"].read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:]  # minus header
+    assert len(rows) == len(results["claims"])
+    for c in results["claims"]:
+        assert sum(f"(`{c['id']}`)" in r for r in rows) == 1
+    assert "0.950 ± 0.012 (n=3)" in md and "**DEVIATES**" in md and "—" in md
+    assert "1 PASS, 1 FAIL, 1 DEVIATES, 1 SKIP" in md
+    assert "![curve](figures/seed-cifar10-curve.png)" in md
+    assert "1/lambda^2" in md and "a <b>\\| pipe" not in md  # details are list items, not cells
+
+    page = paths["html"].read_text()
+    table = re.search(r"<table.*?</table>", page, re.S).group(0)
+    assert table.count("<tr") == len(results["claims"]) + 1
+    for c in results["claims"]:
+        assert table.count(f"<code>{html.escape(c['id'])}</code>") == 1
+    assert page.count("data:image/png;base64,") == 2
+    assert 'class="v v-FAIL"' in table and "guard &lt;tripped&gt;" in table
+    assert "<tripped>" not in page and "<b>|" not in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_compare_flags_flip_and_ignores_unchanged(results):
+    new = copy.deepcopy(results)
+    new["claims"][0].update(verdict="FAIL", measured=0.5)
+    rows = report.compare(results, new)  # NaN == NaN and None == None count as unchanged
+    assert [(r["id"], r["old"], r["new"], r["flipped"]) for r in rows] == [
+        ("seed[cifar10]", "PASS", "FAIL", True)]
+    assert report.compare(results, copy.deepcopy(results)) == []
+
+
+def test_compare_measured_change_and_presence(results):
+    new = copy.deepcopy(results)
+    new["claims"][1]["measured"] = 0.81               # DEVIATES stays DEVIATES
+    del new["claims"][2]                              # SKIP disappears
+    new["claims"].append(claim("new[pass]", "PASS"))  # PASS appears
+    rows = {r["id"]: r for r in report.compare(results, new)}
+    assert set(rows) == {"seed", "eig[imagenet]", "new[pass]"}
+    assert not rows["seed"]["flipped"] and rows["seed"]["new_measured"] == 0.81
+    assert not rows["eig[imagenet]"]["flipped"] and rows["eig[imagenet]"]["new"] is None
+    assert rows["new[pass]"]["flipped"] and rows["new[pass]"]["old"] is None
+
+
+def write(path, data):
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_main_compare_exit_codes(results, tmp_path, capsys):
+    old = write(tmp_path / "old.json", results)
+    assert report.main(["--compare", old, old]) == 0
+    assert "flipped: 0" in capsys.readouterr().out
+    flipped = copy.deepcopy(results)
+    flipped["claims"][0]["verdict"] = "FAIL"
+    new = write(tmp_path / "new.json", flipped)
+    assert report.main(["--compare", old, new]) == 1
+    out = capsys.readouterr().out
+    assert "seed[cifar10]" in out and "flipped: 1" in out
+
+
+def test_main_rebuilds_report(results, tmp_path, capsys):
+    src = write(tmp_path / "in.json", results)
+    assert report.main(["--results", src, "--out", str(tmp_path / "out")]) == 0
+    assert str(tmp_path / "out" / "report.html") in capsys.readouterr().out
+    assert (tmp_path / "out" / "figures" / "seed-corr.png").is_file()
+
+
+@pytest.mark.parametrize("content", [None, "not json {", '["a list"]'])
+def test_main_bad_input_exits_2(tmp_path, capsys, content):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    assert report.main(["--results", str(path), "--out", str(tmp_path)]) == 2
+    assert report.main(["--compare", str(path), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_cli_module_entry_point(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "harness.report", "--results",
+                           str(tmp_path / "missing.json")], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1

@@ -1,0 +1,108 @@
+"""The run cache (harness.runs) and trainer: determinism, cache hits, one training across
+processes, kill -9 safety, corrupt entries, divergence and missing-data messages."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from harness.data import DatasetNotFound
+from harness.runs import RunCache, RunSpec
+from harness.train import TrainingDiverged
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A tiny ImageFolder dataset 'toy': 2 classes of 16x16 images, train and test."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 24), ("test", 8)):
+        for c in ("a", "b"):
+            (root / "toy" / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / "toy" / split / c / f"{i}.png")
+    return root
+
+
+def toy(**over) -> RunSpec:
+    base = RunSpec(dataset="toy", images=None, width=1 / 16, first=8, steps=6, batch=16, snapshots=(3,))
+    return RunSpec(**{**base.to_json(), "snapshots": (3,), **over})
+
+
+def test_same_seed_same_weights(data_root, tmp_path):
+    a = RunCache(tmp_path / "a", data_root, progress=False).get(toy())
+    b = RunCache(tmp_path / "b", data_root, progress=False).get(toy())
+    for step in (0, 3, 6):
+        assert torch.equal(a.weights[step], b.weights[step])
+    c = RunCache(tmp_path / "c", data_root, progress=False).get(toy(seed=1))
+    assert not torch.equal(a.final, c.final)
+
+
+def test_second_call_is_a_cache_hit(data_root, tmp_path):
+    RunCache(tmp_path, data_root, progress=False).get(toy())
+    fresh = RunCache(tmp_path, data_root, progress=False)
+    t = time.perf_counter()
+    run = fresh.get(toy())
+    assert time.perf_counter() - t < 1.0 and fresh.trained == []
+    assert set(run.weights) == {0, 3, 6} and run.metrics["history"]
+
+
+def _worker(cache, data_root, steps):
+    code = ("import sys; from harness.runs import RunCache, RunSpec; sys.path.insert(0, 'tests');"
+            "from test_runs import toy;"
+            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False); c.get(toy(steps={steps}));"
+            "print('trained', len(c.trained))")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def test_concurrent_processes_train_once(data_root, tmp_path):
+    procs = [_worker(tmp_path, data_root, 30) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(int(o.split()[-1]) for o in outs) == [0, 1]
+
+
+def test_kill_mid_training_then_rerun(data_root, tmp_path):
+    steps = 600
+    proc = _worker(tmp_path, data_root, steps)
+    deadline = time.time() + 60
+    while not list((tmp_path / "runs").glob(".tmp-*")) and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cache = RunCache(tmp_path, data_root, progress=False)
+    assert cache.load(toy(steps=steps)) is None  # nothing half-written was published
+    run = cache.get(toy(steps=steps))
+    assert cache.trained == [toy(steps=steps).key] and run.final.shape[0] == 8
+    assert not list((tmp_path / "runs").glob(".tmp-*"))  # the killed run's temp dir is gone
+
+
+def test_corrupt_entry_is_rebuilt(data_root, tmp_path):
+    cache = RunCache(tmp_path, data_root, progress=False)
+    run = cache.get(toy())
+    (run.path / "first_layer.pt").write_bytes(b"not a tensor file")
+    again = RunCache(tmp_path, data_root, progress=False)
+    rebuilt = again.get(toy())
+    assert again.trained == [toy().key] and torch.equal(rebuilt.final, run.final)
+
+
+def test_divergence_is_one_clear_error(data_root, tmp_path):
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        RunCache(tmp_path, data_root, progress=False).get(toy(lr=1e12, steps=50))
+
+
+def test_missing_dataset_is_one_line(tmp_path):
+    with pytest.raises(DatasetNotFound) as err:
+        RunCache(tmp_path, tmp_path / "nowhere", progress=False).get(toy(dataset="cifar100"))
+    msg = str(err.value)
+    assert "\n" not in msg and "cifar-100-python" in msg and "FIRSTLAYER_DATA" in msg and "--download" in msg
