@@ -77,7 +77,12 @@ def runs(pytestconfig, data_root, device):
     """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
     from harness.runs import RunCache
     root = pytestconfig.getoption("run_cache") or os.environ.get("FIRSTLAYER_CACHE") or ROOT / ".firstlayer-cache"
-    return RunCache(root, data_root, device, download=pytestconfig.getoption("download"))
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def progress(msg):  # training progress on the real terminal, past pytest's capture
+        with capture.global_and_fixture_disabled():
+            print(f"firstlayer: {msg}", file=sys.stderr, flush=True)
+    return RunCache(root, data_root, device, download=pytestconfig.getoption("download"), progress=progress)
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +153,8 @@ def pytest_runtest_makereport(item, call):
     value = entry.get("paper", "")
     if isinstance(value, dict):
         value = value.get(dataset, next(iter(value.values())))
-    row = {"id": f"{family}[{param}]" if param else family, "nodeid": item.nodeid, "claim": family,
+    name = getattr(item, "originalname", item.name).removeprefix("test_")
+    row = {"id": f"{name}[{param}]" if param else name, "nodeid": item.nodeid, "claim": family,
            "title": entry.get("title", family), "source": entry.get("source", ""), "dataset": dataset,
            "data_source": "", "paper": value, "measured": None, "sd": None, "n": None, "threshold": "",
            "reason": "", "scale": item.config.firstlayer_scale, "device": "", "seconds": report.duration,

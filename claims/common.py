@@ -31,13 +31,17 @@ def mean_sd(values) -> tuple[float, float | None]:
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None)
 
 
-def known_deviation(request, claim: str, scale_name: str) -> None:
+def known_deviation(request, claim: str, scale_name: str, key: str = "", measured: str = "") -> None:
     """Mark the test xfail(strict) where fixtures/paper.toml documents that the paper's
-    statement does not hold at this scale: the report shows DEVIATES with the numbers, and a
-    pass (the deviation gone) fails loudly."""
+    statement does not hold at this scale (``[<claim>.deviates.<scale>]``, optionally per
+    ``key``): the report shows DEVIATES with the measured numbers, and a pass (the deviation
+    gone) fails loudly."""
     reason = paper(claim).get("deviates", {}).get(scale_name)
+    if isinstance(reason, dict):
+        reason = reason.get(key)
     if reason:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+        text = f"{reason} Measured: {measured}" if measured else reason
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=text))
 
 
 def get_or_skip(runs, spec):

@@ -13,7 +13,7 @@ from harness.scales import paper, scale as load_scale, spec
 from harness.spectra import correlation
 from harness.theory import fit_formula
 
-from common import band, guard, lines, mean_sd, profile
+from common import band, guard, known_deviation, lines, mean_sd, profile
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,7 +36,7 @@ def true_random(runs, p, scale, **over):
 
 
 @pytest.mark.claim("appendix_d1")
-def test_appendix_d1_energy_labels(runs, pca, scale, component, record):
+def test_appendix_d1_energy_labels(runs, pca, scale, component, record, request):
     """D.1: with labels = energy decile along u, true ~ random falls (paper: to ~0)."""
     p = pca(spec(scale))
     base_true, base_rand, base = true_random(runs, p, scale)
@@ -52,6 +52,9 @@ def test_appendix_d1_energy_labels(runs, pca, scale, component, record):
            figures=[lines("profiles", f"Labels from the energy of component {component} (Fig. 8a)",
                           [band("energy labels", true), band("random labels", rand, "dashed"),
                            band("true labels (baseline)", base_true, "dotted")])])
+    known_deviation(request, "appendix_d1", scale.name, measured=(
+        f"true~random {b:.3f} -> {m:.3f} with energy labels; random runs' corr with lambda "
+        f"{max(correlation(e, p.lambdas) for e in base_rand):.2f}"))
     guard(base_true + base_rand, p)
     if scale.name == "cpu":
         assert b - m >= cfg["cpu_min_drop"], f"true~random fell only {b - m:.3f} ({b:.3f} -> {m:.3f})"
@@ -60,7 +63,7 @@ def test_appendix_d1_energy_labels(runs, pca, scale, component, record):
 
 
 @pytest.mark.claim("appendix_d2")
-def test_appendix_d2_scaled_component(runs, pca, scale, scaled, record):
+def test_appendix_d2_scaled_component(runs, pca, scale, scaled, record, request):
     """D.2: inputs with u_t scaled by alpha; eq. 3 with lambda_t^2 -> alpha^2 lambda_t^2 fits
     (>= 0.9) and beats the unmodified formula; true ~ random stays high."""
     component, alpha = scaled
@@ -80,6 +83,8 @@ def test_appendix_d2_scaled_component(runs, pca, scale, scaled, record):
                           [band("true labels", true), band("random labels", rand, "dashed"),
                            {"label": f"formula, lambda_{component} x {alpha:g}", "x": list(range(len(lam))),
                             "y": list(fits[0].curve), "sd": None, "style": "dotted"}])])
+    known_deviation(request, "appendix_d2", scale.name, measured=(
+        f"modified fit {m:.3f} vs unmodified {mean_sd([f.correlation for f in plain])[0]:.3f}; true~random {tr:.3f}"))
     guard(true + rand, type(p)(lam ** 2, p.eigvecs, p.mean, p.count, p.size, p.channels))
     assert m >= cfg["min_fit"], f"modified formula fit {m:.3f} < {cfg['min_fit']}"
     assert m > mean_sd([f.correlation for f in plain])[0], "the modified formula does not beat the unmodified one"

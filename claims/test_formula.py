@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from harness.scales import bar, paper, scale as load_scale, spec
-from harness.spectra import energy_profile
+from harness.spectra import correlation, energy_profile
 from harness.theory import fit_formula
 
-from common import get_or_skip, guard, lines, mean_sd, profile
+from common import get_or_skip, guard, known_deviation, lines, mean_sd, profile
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,7 +36,7 @@ def fit_figure(name, profiles, fits):
 
 
 @pytest.mark.claim("formula")
-def test_formula(runs, pca, scale, variant, record):
+def test_formula(runs, pca, scale, variant, record, request):
     """Table 3: best-fit correlation of eq. 3 with the learned profile (paper 0.90-0.96)."""
     name, over = variant
     seeds = scale.seeds_extra if over.get("subset") else scale.seeds_random if over.get("labels") else scale.seeds_true
@@ -51,6 +51,8 @@ def test_formula(runs, pca, scale, variant, record):
            device=trained[0].metrics["device"],
            details={"fitted t (seed 0)": fits[0].t, "fit at grid edge": str(any(f.at_grid_edge for f in fits))},
            figures=[fit_figure("fit", profiles, fits)])
+    known_deviation(request, "formula", scale.name, key=name, measured=(
+        f"fit {m:.3f}; corr with lambda {max(correlation(e, p.lambdas) for e in profiles):.2f}"))
     guard(profiles, p)
     assert m >= threshold, f"formula fit {m:.3f} < {threshold} ({name}; paper {paper('formula')['paper'].get(name)})"
 

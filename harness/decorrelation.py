@@ -19,23 +19,27 @@ def responses(images: torch.Tensor, weights: torch.Tensor | None = None) -> torc
 
 
 def autocorrelation(images: torch.Tensor, weights: torch.Tensor | None = None,
-                    max_shift: int = 10, batch: int = 500) -> np.ndarray:
-    """C(delta) for delta = 0..max_shift of the responses of ``weights`` (Fig. 6), C(0) = 1."""
-    num = np.zeros(max_shift + 1)
-    den = 0.0
+                    max_shift: int = 10, batch: int = 250) -> np.ndarray:
+    """C(delta) for delta = 0..max_shift of the responses of ``weights`` (Fig. 6), C(0) = 1.
+
+    The sums over all location pairs at every shift come at once from the zero-padded FFT:
+    sum_i y(i) y(i + delta) = IFFT(sum_{images, channels} |FFT(y)|^2)(delta), exact (no
+    wrap-around) and in float64."""
+    chunks = [slice(s, s + batch) for s in range(0, len(images), batch)]
     # channel means over the whole set, so every batch is centred alike
-    mean = sum(responses(images[s:s + batch], weights).double().sum((0, 2, 3))
-               for s in range(0, len(images), batch))
+    total = sum(responses(images[c], weights).sum((0, 2, 3), dtype=torch.float64) for c in chunks)
     first = responses(images[:1], weights)
-    mean = mean / (len(images) * first.shape[2] * first.shape[3])
-    for s in range(0, len(images), batch):
-        y = responses(images[s:s + batch], weights).double() - mean[None, :, None, None]
-        den += float((y * y).sum((1,)).mean((1, 2)).sum())
-        for d in range(max_shift + 1):
-            h = (y[..., :, d:] * y[..., :, :y.shape[3] - d]).sum(1).mean((1, 2))
-            v = (y[..., d:, :] * y[..., :y.shape[2] - d, :]).sum(1).mean((1, 2))
-            num[d] += float(((h + v) / 2).sum())
-    return num / den
+    h, w = first.shape[2], first.shape[3]
+    mean = total / (len(images) * h * w)
+    power = 0
+    for c in chunks:
+        y = responses(images[c], weights).double() - mean[None, :, None, None]
+        power = power + (torch.fft.rfft2(y, s=(2 * h, 2 * w)).abs() ** 2).sum((0, 1))
+    sums = torch.fft.irfft2(power, s=(2 * h, 2 * w)).numpy()  # sums[dy, dx] over all pairs
+    d = np.arange(max_shift + 1)
+    horiz = sums[0, d] / (h * (w - d))
+    vert = sums[d, 0] / ((h - d) * w)
+    return (horiz + vert) / 2 / (sums[0, 0] / (h * w))
 
 
 def spectral_whitening(images: torch.Tensor) -> torch.Tensor:

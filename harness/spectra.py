@@ -45,9 +45,14 @@ class PatchPCA:
 
 
 def patch_covariance(images: torch.Tensor, size: int, stride: int = 1,
-                     batch: int = 500) -> tuple[np.ndarray, np.ndarray, int]:
-    """Centred covariance (1/N) sum (p - m)(p - m)^T of all patches, accumulated in float64."""
+                     batch: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Centred covariance (1/N) sum (p - m)(p - m)^T of all patches, accumulated in float64
+    over batches of images (by default ~4M patch entries a batch, to stay in cache-sized
+    memory)."""
     dim = images.shape[1] * size * size
+    if batch is None:
+        per_image = ((images.shape[2] - size) // stride + 1) * ((images.shape[3] - size) // stride + 1) * dim
+        batch = max(1, 4_000_000 // per_image)
     total = torch.zeros(dim, dtype=torch.float64)
     outer = torch.zeros(dim, dim, dtype=torch.float64)
     count = 0
@@ -64,7 +69,7 @@ def patch_covariance(images: torch.Tensor, size: int, stride: int = 1,
     return cov.numpy(), mean.numpy(), count
 
 
-def patch_pca(images: torch.Tensor, size: int = 3, stride: int = 1, batch: int = 500) -> PatchPCA:
+def patch_pca(images: torch.Tensor, size: int = 3, stride: int = 1, batch: int | None = None) -> PatchPCA:
     """Exact patch PCA (Def. 2.1 / 4.1): ``eigh`` of the centred patch covariance."""
     cov, mean, count = patch_covariance(images, size, stride, batch)
     return pca_from_covariance(cov, mean, count, size, images.shape[1])
