@@ -104,7 +104,7 @@ class RunCache:
             saved = RunSpec.from_json(json.loads((path / "spec.json").read_text()))
             metrics = json.loads((path / "metrics.json").read_text())
             weights = torch.load(path / "first_layer.pt", weights_only=True)
-        except (OSError, ValueError, TypeError, RuntimeError, EOFError):
+        except Exception:  # unreadable in any way (truncated, unpickling, bad JSON): rebuild
             return None
         expected = {0, spec.steps, *spec.snapshots}
         shapes = {tuple(w.shape) for w in weights.values()} if isinstance(weights, dict) else set()
