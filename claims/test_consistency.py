@@ -44,7 +44,7 @@ def test_width(runs, pca, scale, record):
     corr = {w: correlation(ref, e) for w, e in others.items()}
     m, sd = mean_sd(list(corr.values()))
     threshold = bar("width", scale.name)
-    record(measured=m, sd=sd, n=len(corr), threshold=f">= {threshold} (each width)",
+    record(measured=m, sd=sd, n=len(corr), threshold=f">= {threshold} (each width)", dataset=scale.dataset,
            data_source=base.metrics["data_source"], device=base.metrics["device"],
            details={f"{w} vs 64 filters": c for w, c in corr.items()},
            figures=[lines("profiles", "First-layer widths", [band("64 filters", [ref])] +
@@ -79,7 +79,7 @@ def test_resnet(runs, pca, scale, record):
     a, b = profile(vgg, p), profile(res, p)
     corr = correlation(a, b)
     threshold = bar("resnet", scale.name)
-    record(measured=corr, threshold=f">= {threshold}", data_source=vgg.metrics["data_source"],
+    record(measured=corr, threshold=f">= {threshold}", dataset=scale.dataset, data_source=vgg.metrics["data_source"],
            device=vgg.metrics["device"],
            figures=[lines("profiles", "VGG11 vs ResNet-18", [band("VGG11", [a]), band("ResNet-18", [b])])])
     worst = guard([a, b], p)

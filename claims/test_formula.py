@@ -8,7 +8,7 @@ import torch
 
 from harness.scales import bar, paper, scale as load_scale, spec
 from harness.spectra import correlation, energy_profile
-from harness.theory import fit_formula
+from harness.theory import fit_formula, formula_profile
 
 from common import get_or_skip, guard, known_deviation, lines, mean_sd, profile
 
@@ -35,6 +35,15 @@ def fit_figure(name, profiles, fits):
     return lines(name, "Formula fit (Fig. 7)", series)
 
 
+def formula_at_t(lambdas, ts=(1, 10, 100, 1_000, 10_000, 100_000)):
+    """Fig. 4: eq. 3 at several t with one step size (log y): whitening spreads to ever
+    higher-frequency components as t grows."""
+    x = list(range(len(lambdas)))
+    return lines("formula_t", "Eq. 3 at several t (Fig. 4)",
+                 [{"label": f"t={t:g}", "x": x, "y": list(formula_profile(lambdas, t)), "sd": None, "style": None}
+                  for t in ts], logy=True)
+
+
 @pytest.mark.claim("formula")
 def test_formula(runs, pca, scale, variant, record, request):
     """Table 3: best-fit correlation of eq. 3 with the learned profile (paper 0.90-0.96)."""
@@ -50,7 +59,7 @@ def test_formula(runs, pca, scale, variant, record, request):
            paper=paper("formula")["paper"].get(name, ""), data_source=trained[0].metrics["data_source"],
            device=trained[0].metrics["device"],
            details={"fitted t (seed 0)": fits[0].t, "fit at grid edge": str(any(f.at_grid_edge for f in fits))},
-           figures=[fit_figure("fit", profiles, fits)])
+           figures=[fit_figure("fit", profiles, fits), formula_at_t(p.lambdas)])
     known_deviation(request, "formula", scale.name, key=name, measured=(
         f"fit {m:.3f}; corr with lambda {max(correlation(e, p.lambdas) for e in profiles):.2f}"))
     guard(profiles, p)

@@ -45,7 +45,9 @@ th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;
 overflow-wrap:anywhere}
 th{background:#eee}
 code{font-size:12px;color:#555}
-.v{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff}
+.v{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff;white-space:nowrap}
+table.claims td:nth-child(5),table.claims td:nth-child(7){white-space:nowrap}
+table.claims td:nth-child(3){max-width:16em}
 .v-PASS{background:#2e7d32}.v-FAIL{background:#c62828}
 .v-DEVIATES{background:#ef8f00}.v-SKIP{background:#888}
 .claim{border-top:1px solid #ddd;margin-top:1.5em}

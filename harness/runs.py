@@ -59,6 +59,8 @@ class RunSpec:
 
     def label(self) -> str:
         bits = [self.model, self.dataset + (f"[{self.subset}]" if self.subset else ""), self.labels]
+        if self.first != 64:
+            bits.append(f"first={self.first}")
         if self.inputs != "plain":
             bits.append(self.inputs)
         if self.frozen:

@@ -151,6 +151,7 @@ def train(spec, data: TrainData, device: str = "cpu", progress=None, log_every: 
                 rate = step * batch / (time.perf_counter() - t0)
                 progress(f"step {step}/{spec.steps} loss {mean_loss:.3f} ({rate:.0f} img/s)")
     snapshots[spec.steps] = conv.weight.detach().cpu().clone()
+    train_seconds = time.perf_counter() - t0
     x_eval, y_eval = x[:10_000], y[:10_000]
     train_loss, train_acc = evaluate(model, x_eval, y_eval, loss_fn)
     test_loss, test_acc = evaluate(model, data.x_test.to(device).contiguous(memory_format=fmt),
@@ -158,5 +159,5 @@ def train(spec, data: TrainData, device: str = "cpu", progress=None, log_every: 
     return {"snapshots": snapshots, "metrics": {
         "history": history, "train_loss": train_loss, "train_acc": train_acc,
         "test_loss": test_loss, "test_acc": test_acc, "seconds": time.perf_counter() - t0,
-        "images_per_s": spec.steps * batch / (time.perf_counter() - t0), "device": device,
+        "images_per_s": spec.steps * batch / train_seconds, "device": device,
         "data_source": data.source, "torch": torch.__version__}}
