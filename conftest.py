@@ -126,11 +126,6 @@ def record(request):
     return put
 
 
-def skip_missing(exc):
-    """Skip with the loader's one-line reason (which paths were tried, how to get the data)."""
-    pytest.skip(str(exc))
-
-
 # ---------------------------------------------------------------- report plugin
 
 ROW = pytest.StashKey[dict]()

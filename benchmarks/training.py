@@ -9,7 +9,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from _common import cifar
 from harness.data import load_split, subset
-from harness.runs import RunSpec
 from harness.scales import scale, spec
 from harness.train import TrainData, build_model, train
 

@@ -2,7 +2,6 @@
 processes, kill -9 safety, corrupt entries, divergence and missing-data messages."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
