@@ -46,6 +46,10 @@ def pytest_configure(config):
     if name not in scales():
         raise pytest.UsageError(f"--scale {name}: unknown; choose one of {', '.join(scales())} (fixtures/scales.toml)")
     config.firstlayer_scale = name
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and not config.getoption("gpu"):  # -n N on the CPU: share the cores, do not oversubscribe
+        import torch
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     config.pluginmanager.register(ReportPlugin(config), "firstlayer-report")
 
 
@@ -103,13 +107,12 @@ def training_data(runs):
 @pytest.fixture(scope="session")
 def pca(training_data):
     """``pca(spec, size=3)``: exact patch PCA of the images the spec trains on (Def. 2.1)."""
-    from harness.spectra import patch_pca
     memo = {}
 
     def get(spec, size: int = 3):
         key = (spec.dataset, spec.subset, spec.images, size)
         if key not in memo:
-            memo[key] = patch_pca(training_data(spec).x, size)
+            memo[key] = training_data(spec).patch_pca(size)
         return memo[key]
     return get
 

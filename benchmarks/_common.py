@@ -7,10 +7,16 @@ from contextlib import contextmanager
 from harness.data import load_split, normalise, subset
 
 
-def cifar(n: int = 10_000, name: str = "cifar10"):
-    """``n`` normalised CIFAR-10 training images and their labels (the cpu scale's data)."""
+def cifar_pixels(n: int = 10_000, name: str = "cifar10"):
+    """``n`` uint8 CIFAR-10 training images and their labels (the cpu scale's data)."""
     train = subset(load_split(name, "train"), n)
-    return normalise(train.pixels)[0], train.labels
+    return train.pixels, train.labels
+
+
+def cifar(n: int = 10_000, name: str = "cifar10"):
+    """``n`` normalised CIFAR-10 training images and their labels."""
+    pixels, labels = cifar_pixels(n, name)
+    return normalise(pixels)[0], labels
 
 
 @contextmanager
@@ -19,3 +25,15 @@ def timer(label: str, out: dict):
     yield
     out[label] = time.perf_counter() - t
     print(f"{label}: {out[label]:.3f} s", flush=True)
+
+
+def best(label: str, fn, out: dict, repeats: int = 2):
+    """Run ``fn`` ``repeats`` times, keep the fastest (the same repeats for every contender)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    out[label] = min(times)
+    print(f"{label}: {out[label]:.3f} s (best of {repeats})", flush=True)
+    return result

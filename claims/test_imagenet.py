@@ -28,12 +28,13 @@ def imagenet_pca(runs):
         train = load_split("tiny-imagenet-10", "train", runs.data_root, runs.root)
     except DatasetNotFound as exc:
         pytest.skip(str(exc))
-    x, _ = normalise(train.pixels)
+    _, stats = normalise(train.pixels)
     memo = {}
 
     def get(size):  # 7x7 / 11x11 patches: 1,000 images at stride 2 keep eigh's input small
         if size not in memo:
-            memo[size] = patch_pca(x, size) if size == 3 else patch_pca(x[:1000], size, stride=2)
+            memo[size] = (patch_pca(train.pixels, size, stats=stats) if size == 3
+                          else patch_pca(train.pixels[:1000], size, stride=2, stats=stats))
         return memo[size]
     return get, train.source
 

@@ -28,9 +28,9 @@ def measured(runs):
             except DatasetNotFound as exc:
                 pytest.skip(str(exc))
             train = subset(train, 10_000)
-            x, _ = normalise(train.pixels)
+            x, stats = normalise(train.pixels)
             sparse = 1 if size == 3 else 4  # 7x7: patches every 4 px keep 147x147 sums fast
-            pca = patch_pca(x, size, stride=sparse)
+            pca = patch_pca(train.pixels, size, stride=sparse, stats=stats)
             coef, energy = image_pca_stats(x, pca, stride=sparse)
             k = len(train.classes)
             memo[copy, size] = (train, label_correlations(coef, train.labels, k),

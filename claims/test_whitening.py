@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harness.data import load_split, normalise, subset
-from harness.decorrelation import autocorrelation, spectral_whitening
+from harness.decorrelation import autocorrelation, shift_moments, spectral_whitening
 from harness.scales import paper, spec
 from harness.spectra import patch_pca
 from harness.theory import zca_filters
@@ -28,12 +28,18 @@ def images(runs, scale):
 
 
 @pytest.fixture(scope="module")
-def curves(images, scale):
+def moments(images):
+    """M(delta) of the images' 3x3 patches: every 3x3 bank's C(delta) from one pass."""
+    return shift_moments(images, 3, SHIFT)
+
+
+@pytest.fixture(scope="module")
+def curves(images, moments, scale):
     rgb = autocorrelation(images, max_shift=SHIFT)
     banks = [torch.nn.init.kaiming_uniform_(torch.empty(64, 3, 3, 3), a=np.sqrt(5),
                                             generator=torch.Generator().manual_seed(s))
              for s in range(scale.random_init_seeds)]
-    rand = np.array([autocorrelation(images, w, SHIFT) for w in banks])
+    rand = np.array([moments.autocorrelation(w) for w in banks])
     return {"RGB": rgb, "random": rand, "whitened": autocorrelation(spectral_whitening(images), max_shift=SHIFT)}
 
 
@@ -49,11 +55,11 @@ def figure(curves, extra):
 
 
 @pytest.mark.claim("whitening")
-def test_whitening_references(curves, images, runs, scale, record):
+def test_whitening_references(curves, images, moments, scale, record):
     """Fig. 6 references: random filters ~ RGB at 10 px; perfect whitening ~ 0."""
     cfg = paper("whitening")
     rgb, rand, white = curves["RGB"][SHIFT], curves["random"][:, SHIFT], curves["whitened"][SHIFT]
-    zca = autocorrelation(images, zca_filters(patch_pca(images, 3)), SHIFT)[SHIFT]
+    zca = moments.autocorrelation(zca_filters(patch_pca(images, 3)))[SHIFT]
     record(measured=float(rand.mean()), sd=float(rand.std(ddof=1)), n=len(rand), dataset=scale.dataset,
            paper="random ~ RGB (> 0.5); perfect whitening ~ 0",
            threshold=f"|C10(random) - C10(RGB)| <= {cfg['max_random_gap']}; C10(whitened) <= {cfg['max_whitened']}",
@@ -64,13 +70,13 @@ def test_whitening_references(curves, images, runs, scale, record):
 
 
 @pytest.mark.claim("whitening")
-def test_whitening_learned(curves, images, runs, scale, record, request):
+def test_whitening_learned(curves, moments, runs, scale, record, request):
     """Fig. 6: learned filters reduce C(10) well below RGB (paper ~0.2 vs > 0.5), and training
     moves C(10) down from the init's (the trend asserted at every scale)."""
     cfg = paper("whitening")
     trained = [runs.get(spec(scale, seed=s)) for s in range(scale.seeds_true)]
-    learned = np.array([autocorrelation(images, r.final, SHIFT) for r in trained])
-    init = np.array([autocorrelation(images, r.init, SHIFT)[SHIFT] for r in trained])
+    learned = np.array([moments.autocorrelation(r.final) for r in trained])
+    init = np.array([moments.autocorrelation(r.init)[SHIFT] for r in trained])
     rgb = curves["RGB"][SHIFT]
     m, sd = mean_sd(learned[:, SHIFT])
     record(measured=m, sd=sd, n=len(trained), dataset=scale.dataset, paper="~0.2 (RGB > 0.5)",

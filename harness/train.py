@@ -28,6 +28,15 @@ class TrainData:
     y_test: torch.Tensor
     num_classes: int
     source: str
+    pixels: torch.Tensor | None = None  # the uint8 training images before normalisation
+    stats: tuple | None = None  # their normalisation (mean, std) per channel
+
+    def patch_pca(self, size: int = 3):
+        """Exact patch PCA of the plain training images as the network sees them normalised
+        (Def. 2.1), from the uint8 pixels when known (the exact integer path)."""
+        if self.pixels is None:
+            return patch_pca(self.x, size)
+        return patch_pca(self.pixels, size, stats=self.stats)
 
 
 def energy_decile_labels(x: torch.Tensor, u) -> torch.Tensor:
@@ -60,12 +69,12 @@ def prepare(spec, root=None, cache_dir=None, download: bool = False) -> TrainDat
     x_test, _ = D.normalise(test.pixels, stats)
     y, y_test = train.labels.clone(), test.labels.clone()
     num_classes = len(train.classes)
+    data = TrainData(x, y, x_test, y_test, num_classes, train.source, train.pixels, stats)
     kind, _, arg = spec.labels.partition(":")
     if kind == "random":
         y = D.random_labels(y, spec.seed)
     elif kind == "energy":
-        pca = patch_pca(x, 3)
-        u = pca.eigvecs[:, int(arg)]
+        u = data.patch_pca(3).eigvecs[:, int(arg)]
         y, y_test, num_classes = energy_decile_labels(x, u), energy_decile_labels(x_test, u), 10
     elif kind != "true":
         raise ValueError(f"unknown label variant '{spec.labels}' (true, random, energy:<component>)")
@@ -73,9 +82,9 @@ def prepare(spec, root=None, cache_dir=None, download: bool = False) -> TrainDat
         kind, comp, alpha = spec.inputs.split(":")
         if kind != "scale":
             raise ValueError(f"unknown input variant '{spec.inputs}' (plain, scale:<component>:<alpha>)")
-        u = patch_pca(x, 3).eigvecs[:, int(comp)]
+        u = data.patch_pca(3).eigvecs[:, int(comp)]
         x, x_test = scale_component(x, u, float(alpha)), scale_component(x_test, u, float(alpha))
-    return TrainData(x, y, x_test, y_test, num_classes, train.source)
+    return TrainData(x, y, x_test, y_test, num_classes, train.source, train.pixels, stats)
 
 
 def build_model(spec, num_classes: int):

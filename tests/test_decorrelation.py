@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
-from harness.decorrelation import autocorrelation, responses, spectral_whitening
+from harness.decorrelation import autocorrelation, responses, shift_moments, spectral_whitening
 from harness.labelstats import image_pca_stats, label_correlations
 from harness.spectra import extract_patches, patch_pca
 
@@ -40,8 +40,22 @@ def test_autocorrelation_is_one_at_zero_and_matches_loop():
 
 
 def test_autocorrelation_batches_agree():
+    """Float32 matmuls per batch, summed in float64: any batching agrees to ~1e-7."""
     x = smooth(7, 16, seed=1)
-    assert_allclose(autocorrelation(x, max_shift=3, batch=2), autocorrelation(x, max_shift=3), rtol=1e-10)
+    assert_allclose(autocorrelation(x, max_shift=3, batch=2), autocorrelation(x, max_shift=3), rtol=1e-6)
+
+
+def test_shift_moments_serve_every_bank():
+    """One set of moments gives each bank's C(delta), as computing it afresh does."""
+    x = white(5, 20, seed=6)
+    banks = [torch.randn(4, 3, 3, 3, generator=torch.Generator().manual_seed(s)) for s in range(3)]
+    m = shift_moments(x, 3, 6)
+    for w in banks:
+        assert_allclose(m.autocorrelation(w), loop_autocorrelation(F.conv2d(x, w), 6), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="size 1"):
+        m.autocorrelation(None)
+    with pytest.raises(ValueError, match="max_shift"):
+        shift_moments(x, 3, 18)
 
 
 def test_autocorrelation_white_noise_is_a_delta():

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose, assert_array_equal
 
-from harness.spectra import (correlation, energy_profile, extract_patches, pairwise_correlations,
-                             patch_pca, pca_from_covariance, pca_of_patches)
+from harness.data import normalise
+from harness.spectra import (_uint8_moments, correlation, energy_profile, extract_patches, pairwise_correlations,
+                             patch_covariance, patch_pca, pca_from_covariance, pca_of_patches)
 
 
 def loop_patches(x, size, stride=1):
@@ -67,6 +68,57 @@ def test_patch_pca_matches_numpy_pca(batch):
     signs = np.sign(np.sum(pca.eigvecs * vecs, axis=0))
     assert_allclose(pca.eigvecs, vecs * signs, atol=1e-8)
     assert_allclose(pca.lambdas, np.sqrt(vals), rtol=1e-10)
+
+
+def pixels(n, c, h, w, seed=0):
+    return torch.randint(0, 256, (n, c, h, w), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("n,c,h,w,k", [(37, 3, 9, 11, 3), (5, 1, 7, 7, 3), (3, 3, 12, 10, 5), (2, 3, 3, 3, 3),
+                                       (70, 3, 8, 8, 7), (1, 2, 40, 6, 3), (120, 1, 40, 5, 3)])
+def test_uint8_moments_are_exact_integer_sums(n, c, h, w, k):
+    """The integer path's sums equal the explicit float64 sums of (u - 128) patches exactly
+    (blocks of 1024 products are exact in float32), across block and batch boundaries."""
+    u = pixels(n, c, h, w, seed=n)
+    outer, total, count = _uint8_moments(u, k, chunks_per_batch=2)
+    p = loop_patches(u.double() - 128, k)
+    assert count == p.shape[0]
+    assert_array_equal(outer.numpy(), (p.T @ p).numpy())
+    assert_array_equal(total.numpy(), p.sum(0).numpy())
+
+
+def test_uint8_moments_exact_at_the_extremes():
+    """All-0 and all-255 pixels give the largest products (128^2): still exact."""
+    u = torch.cat([torch.zeros(40, 3, 32, 32, dtype=torch.uint8), torch.full((40, 3, 32, 32), 255, dtype=torch.uint8)])
+    outer, total, count = _uint8_moments(u, 3)
+    assert_array_equal(outer.numpy(), np.full((27, 27), 40 * 900 * (128.0 ** 2 + 127.0 ** 2)))
+    assert_array_equal(total.numpy(), np.full(27, 40 * 900 * (-128.0 + 127.0)))
+
+
+def test_uint8_path_with_stats_is_the_pca_of_the_normalised_images():
+    u = pixels(30, 3, 10, 10, seed=1)
+    x, stats = normalise(u)
+    exact = patch_pca(u, 3, stats=stats)
+    ref = patch_pca(x.double(), 3)  # x carries float32 rounding (~1e-7 relative)
+    assert exact.count == ref.count
+    assert_allclose(exact.eigvals, ref.eigvals, rtol=1e-5)
+    assert_allclose(exact.mean, ref.mean, atol=1e-6)
+    assert_allclose(np.abs(np.sum(exact.eigvecs * ref.eigvecs, 0)), 1, atol=1e-5)
+    raw = patch_covariance(u, 3)  # without stats: the statistics of the raw 0..255 pixels
+    assert_allclose(raw[1], loop_patches(u.double(), 3).mean(0).numpy(), rtol=1e-12)
+
+
+def test_uint8_with_stride_and_stats_matches_the_normalised_images():
+    u = pixels(12, 3, 11, 11, seed=2)
+    x, stats = normalise(u)
+    a, b = patch_pca(u, 3, stride=2, stats=stats), patch_pca(x.double(), 3, stride=2)
+    assert a.count == b.count
+    assert_allclose(a.eigvals, b.eigvals, rtol=1e-5)
+
+
+def test_stats_need_uint8_pixels():
+    with pytest.raises(ValueError, match="uint8"):
+        patch_covariance(images(2, 3, 8, 8), 3, stats=(torch.zeros(3), torch.ones(3)))
 
 
 def test_patch_pca_batch_accumulation_is_exact():
