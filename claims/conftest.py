@@ -1,5 +1,13 @@
-"""Claims are parametrised from the scale table: ``dataset`` runs over the scale's datasets."""
-from harness.scales import scale as load_scale
+"""Claims are parametrised from the scale table: ``dataset`` runs over the scale's datasets.
+
+``RUNS`` lists the trained runs each claim family reads. Before the selected claims start,
+every process trains the missing ones (``RunCache.prefill``): with ``-n N`` the workers take
+different runs instead of queueing on one lock. A run missing here is still trained by the
+claim that needs it, only later."""
+import pytest
+
+from harness.data import DatasetNotFound
+from harness.scales import scale as load_scale, spec
 
 
 def pytest_generate_tests(metafunc):
@@ -7,3 +15,37 @@ def pytest_generate_tests(metafunc):
     if "dataset" in metafunc.fixturenames:
         s = load_scale(metafunc.config.firstlayer_scale)
         metafunc.parametrize("dataset", [s.dataset, *s.extra_datasets])
+
+
+def _seeds(s, n, **over):
+    return [spec(s, seed=k, **over) for k in range(n)]
+
+
+def _true_random(s, n, **over):  # App. D: a variant's true-label runs and its random-label twins
+    rand = {k: v for k, v in over.items() if k != "labels"}
+    return _seeds(s, n, **over) + _seeds(s, n, labels="random", **rand)
+
+
+RUNS = {
+    "resnet": lambda s: [spec(s, seed=0, model=s.resnet, width=s.resnet_width), spec(s, seed=0)],
+    "width": lambda s: [spec(s, seed=0, first=w) for w in s.widths] + [spec(s, seed=0)],
+    "seed": lambda s: _seeds(s, s.seeds_true),
+    "init": lambda s: _seeds(s, s.seeds_true),
+    "whitening": lambda s: _seeds(s, s.seeds_true),
+    "random_labels": lambda s: _seeds(s, s.seeds_true) + _seeds(s, s.seeds_random, labels="random"),
+    "formula": lambda s: (_seeds(s, s.seeds_true) + _seeds(s, s.seeds_random, labels="random")
+                          + [r for b in s.binary for r in _seeds(s, s.seeds_extra, subset=b)]),
+    "frozen": lambda s: [spec(s, model=m, seed=0, frozen=f) for m in s.frozen_models for f in (False, True)],
+    "appendix_d1": lambda s: (_true_random(s, s.seeds_random)
+                              + [r for c in s.d1_components for r in _true_random(s, s.seeds_extra, labels=f"energy:{c}")]),
+    "appendix_d2": lambda s: [r for c, a in s.d2 for r in _true_random(s, s.seeds_extra, inputs=f"scale:{c}:{a}")],
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefill(request, runs, scale):
+    """Train the runs of every selected claim family up front, slowest models first."""
+    families = {m.args[0] for item in request.session.items for m in item.iter_markers("claim")}
+    specs = [r for f in sorted(families) if f in RUNS for r in RUNS[f](scale)]
+    specs.sort(key=lambda r: (r.model == scale.model and r.first <= 64, r.subset != "", r.inputs != "plain"))
+    runs.prefill(specs, skip=(DatasetNotFound,))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 # Bump when training code changes what a spec means: old entries are then ignored.
 SALT = "firstlayer-runs-v1"
@@ -126,6 +126,27 @@ class RunCache:
                     run = self._train(spec)
         self._memo[spec] = run
         return run
+
+    def prefill(self, specs, skip=()) -> None:
+        """Train the missing runs of ``specs`` (in order), passing over those another process
+        is training (its lock is held), then wait for those. Processes that prefill the same
+        list share the work instead of queueing on one lock. Errors of a type in ``skip``
+        (a missing dataset) leave that run to the claim that needs it."""
+        waiting = []
+        for spec in dict.fromkeys(specs):
+            if spec in self._memo or self.load(spec) is not None:
+                continue
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+            try:
+                with FileLock(str(self.path(spec)) + ".lock", timeout=0):
+                    if self.load(spec) is None:
+                        self._train(spec)
+            except Timeout:
+                waiting.append(spec)
+            except skip:
+                continue
+        for spec in waiting:
+            self.get(spec)
 
     def _train(self, spec: RunSpec) -> Run:
         from .train import prepare, train  # the cache itself needs no torch training code

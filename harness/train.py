@@ -4,7 +4,9 @@ the device, channels_last, no host sync per step; the first layer saved at init 
 spec's snapshot steps."""
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 import time
 from dataclasses import dataclass
 
@@ -108,8 +110,26 @@ def evaluate(model, x, y, loss_fn, batch: int = 1000) -> tuple[float, float]:
     return total / len(x), correct / len(x)
 
 
+def keep_freed_memory() -> None:
+    """glibc hands every freed block over 32 MB back to the kernel, so each CPU step's
+    activations are mapped and zero-filled afresh (measured on 2 cores: ~1M page faults and a
+    quarter of the CPU time in the kernel per 30 steps). Keep freed memory in the heap
+    instead; results are unchanged. A no-op where there is no glibc ``mallopt``."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    for option, value in ((m_mmap_threshold, 1 << 30), (m_trim_threshold, (1 << 31) - 1), (m_top_pad, 1 << 28)):
+        mallopt(option, ctypes.c_int(value))
+
+
 def train(spec, data: TrainData, device: str = "cpu", progress=None, log_every: int = 50) -> dict:
     """Train ``spec`` on ``data``; returns init/snapshot first-layer weights and metrics."""
+    if device == "cpu":
+        keep_freed_memory()
     torch.manual_seed(spec.seed)
     model = build_model(spec, data.num_classes)
     linear = spec.model == "linear"

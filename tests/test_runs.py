@@ -71,6 +71,27 @@ def test_concurrent_processes_train_once(data_root, tmp_path):
     assert sorted(int(o.split()[-1]) for o in outs) == [0, 1]
 
 
+def _prefiller(cache, data_root, seeds, steps):
+    code = ("import sys; from harness.runs import RunCache, RunSpec; sys.path.insert(0, 'tests');"
+            "from test_runs import toy;"
+            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False);"
+            f"c.prefill([toy(steps={steps}, seed=s) for s in range({seeds})] + [toy(dataset='absent')], skip=(Exception,));"
+            "print('trained', len(c.trained))")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
+    """Two processes prefilling one list train each run once, both taking some (xdist -n 2);
+    a run whose dataset is missing is left to its claim."""
+    procs = [_prefiller(tmp_path, data_root, 6, 200) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    counts = sorted(int(o.split()[-1]) for o in outs)
+    assert sum(counts) == 6 and counts[0] >= 1, counts
+    cache = RunCache(tmp_path, data_root, progress=False)
+    assert all(cache.load(toy(steps=200, seed=s)) is not None for s in range(6))
+
+
 def test_kill_mid_training_then_rerun(data_root, tmp_path):
     steps = 600
     proc = _worker(tmp_path, data_root, steps)
