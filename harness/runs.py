@@ -114,35 +114,34 @@ class RunCache:
             return None
         return Run(spec, weights, metrics, path)
 
-    def get(self, spec: RunSpec) -> Run:
+    def get(self, spec: RunSpec, wait: bool = True) -> Run | None:
+        """The run, trained here if missing. With ``wait=False``, None when another process
+        holds its lock (is training it) instead of waiting for it."""
         if spec in self._memo:
             return self._memo[spec]
         run = self.load(spec)
         if run is None:
             (self.root / "runs").mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self.path(spec)) + ".lock"):
-                run = self.load(spec)  # another process may have trained it meanwhile
-                if run is None:
-                    run = self._train(spec)
+            try:
+                with FileLock(str(self.path(spec)) + ".lock", timeout=-1 if wait else 0):
+                    run = self.load(spec)  # another process may have trained it meanwhile
+                    if run is None:
+                        run = self._train(spec)
+            except Timeout:
+                return None
         self._memo[spec] = run
         return run
 
     def prefill(self, specs, skip=()) -> None:
         """Train the missing runs of ``specs`` (in order), passing over those another process
-        is training (its lock is held), then wait for those. Processes that prefill the same
-        list share the work instead of queueing on one lock. Errors of a type in ``skip``
-        (a missing dataset) leave that run to the claim that needs it."""
+        is training, then wait for those. Processes that prefill the same list share the work
+        instead of queueing on one lock. Errors of a type in ``skip`` (a missing dataset)
+        leave that run to the claim that needs it."""
         waiting = []
         for spec in dict.fromkeys(specs):
-            if spec in self._memo or self.load(spec) is not None:
-                continue
-            (self.root / "runs").mkdir(parents=True, exist_ok=True)
             try:
-                with FileLock(str(self.path(spec)) + ".lock", timeout=0):
-                    if self.load(spec) is None:
-                        self._train(spec)
-            except Timeout:
-                waiting.append(spec)
+                if self.get(spec, wait=False) is None:
+                    waiting.append(spec)
             except skip:
                 continue
         for spec in waiting:
