@@ -75,12 +75,13 @@ def pixels(n, c, h, w, seed=0):
 
 
 @pytest.mark.parametrize("n,c,h,w,k", [(37, 3, 9, 11, 3), (5, 1, 7, 7, 3), (3, 3, 12, 10, 5), (2, 3, 3, 3, 3),
-                                       (70, 3, 8, 8, 7), (1, 2, 40, 6, 3), (120, 1, 40, 5, 3)])
+                                       (70, 3, 8, 8, 7), (1, 2, 40, 6, 3), (120, 1, 40, 5, 3),
+                                       (700, 1, 11, 4, 3)])
 def test_uint8_moments_are_exact_integer_sums(n, c, h, w, k):
     """The integer path's sums equal the explicit float64 sums of (u - 128) patches exactly
     (blocks of 1024 products are exact in float32), across block and batch boundaries."""
     u = pixels(n, c, h, w, seed=n)
-    outer, total, count = _uint8_moments(u, k, chunks_per_batch=2)
+    outer, total, count = _uint8_moments(u, k, blocks_per_batch=2)
     p = loop_patches(u.double() - 128, k)
     assert count == p.shape[0]
     assert_array_equal(outer.numpy(), (p.T @ p).numpy())
