@@ -18,13 +18,6 @@ import torch
 import torch.nn.functional as F
 
 
-def responses(images: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """The first layer's response maps (valid convolution, no bias); the images themselves
-    (R, G, B) when ``weights`` is None."""
-    x = images.float()
-    return x if weights is None else F.conv2d(x, torch.as_tensor(weights).float().to(x.device))
-
-
 @dataclass(frozen=True)
 class ShiftMoments:
     """M(delta) for delta = (0, d) (``horiz``) and (d, 0) (``vert``), d = 0..max_shift, each

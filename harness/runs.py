@@ -99,6 +99,11 @@ class RunCache:
     def path(self, spec: RunSpec) -> Path:
         return self.root / "runs" / spec.key
 
+    @property
+    def requested(self) -> list:
+        """The specs this process has asked for (loaded or trained)."""
+        return list(self._memo)
+
     def load(self, spec: RunSpec) -> Run | None:
         """The cached run if present and sound, else None."""
         path = self.path(spec)

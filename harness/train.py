@@ -1,6 +1,7 @@
 """One training run from a ``RunSpec``: the authors' plain SGD (lr 0.01, batch 256, no
 momentum, no augmentation, cross-entropy) unless the spec says otherwise; data resident on
-the device, channels_last, no host sync per step; the first layer saved at init and at the
+the device, channels_last, float32 throughout (no TF32 or autocast on CUDA, so a run does not
+depend on the GPU generation), no host sync per step; the first layer saved at init and at the
 spec's snapshot steps."""
 from __future__ import annotations
 
@@ -71,12 +72,13 @@ def prepare(spec, root=None, cache_dir=None, download: bool = False) -> TrainDat
     x_test, _ = D.normalise(test.pixels, stats)
     y, y_test = train.labels.clone(), test.labels.clone()
     num_classes = len(train.classes)
-    data = TrainData(x, y, x_test, y_test, num_classes, train.source, train.pixels, stats)
     kind, _, arg = spec.labels.partition(":")
+    # App. D variants work in the patch PCA basis of the (normalised) training images
+    pca = patch_pca(train.pixels, 3, stats=stats) if kind == "energy" or spec.inputs != "plain" else None
     if kind == "random":
         y = D.random_labels(y, spec.seed)
     elif kind == "energy":
-        u = data.patch_pca(3).eigvecs[:, int(arg)]
+        u = pca.eigvecs[:, int(arg)]
         y, y_test, num_classes = energy_decile_labels(x, u), energy_decile_labels(x_test, u), 10
     elif kind != "true":
         raise ValueError(f"unknown label variant '{spec.labels}' (true, random, energy:<component>)")
@@ -84,7 +86,7 @@ def prepare(spec, root=None, cache_dir=None, download: bool = False) -> TrainDat
         kind, comp, alpha = spec.inputs.split(":")
         if kind != "scale":
             raise ValueError(f"unknown input variant '{spec.inputs}' (plain, scale:<component>:<alpha>)")
-        u = data.patch_pca(3).eigvecs[:, int(comp)]
+        u = pca.eigvecs[:, int(comp)]
         x, x_test = scale_component(x, u, float(alpha)), scale_component(x_test, u, float(alpha))
     return TrainData(x, y, x_test, y_test, num_classes, train.source, train.pixels, stats)
 
@@ -130,6 +132,8 @@ def train(spec, data: TrainData, device: str = "cpu", progress=None, log_every: 
     """Train ``spec`` on ``data``; returns init/snapshot first-layer weights and metrics."""
     if device == "cpu":
         keep_freed_memory()
+    else:  # IEEE float32 convolutions: cuDNN defaults to TF32 (10-bit mantissa) on Ampere and later
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
     torch.manual_seed(spec.seed)
     model = build_model(spec, data.num_classes)
     linear = spec.model == "linear"
