@@ -66,7 +66,9 @@ def slug(text: str) -> str:
 def num(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
         return f"{v:.3f}" if 1e-3 <= abs(v) < 1e3 else f"{v:.3g}"
     return str(v)
 
