@@ -33,7 +33,7 @@ def _true_random(s, n, **over):  # App. D: a variant's true-label runs and its r
 
 
 RUNS = {
-    "resnet": lambda s: [spec(s, seed=0, model=s.resnet, width=s.resnet_width), spec(s, seed=0)],
+    "resnet": lambda s: [spec(s, seed=0, model=s.resnet, width=s.resnet_width, steps=s.resnet_steps), spec(s, seed=0)],
     "width": lambda s: [spec(s, seed=0, first=w) for w in s.widths] + [spec(s, seed=0)],
     "seed": lambda s: _each_dataset(s, lambda d: _seeds(s, s.seeds_true, dataset=d)),
     "init": lambda s: _each_dataset(s, lambda d: _seeds(s, s.seeds_true, dataset=d)),

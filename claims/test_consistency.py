@@ -74,7 +74,7 @@ def test_init(runs, pca, scale, dataset, record):
 def test_resnet(runs, pca, scale, record):
     """Table 1 VGG VS RESNET: VGG11 vs ResNet-18 (3x3 stem of 64 filters), paper 0.87."""
     vgg = runs.get(spec(scale, seed=0))
-    res = runs.get(spec(scale, seed=0, model=scale.resnet, width=scale.resnet_width))
+    res = runs.get(spec(scale, seed=0, model=scale.resnet, width=scale.resnet_width, steps=scale.resnet_steps))
     p = pca(vgg.spec)
     a, b = profile(vgg, p), profile(res, p)
     corr = correlation(a, b)
