@@ -2,6 +2,7 @@
 processes, kill -9 safety, corrupt entries, divergence and missing-data messages."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,10 @@ from harness.runs import RunCache, RunSpec
 from harness.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
+# One torch thread per subprocess, as conftest.py gives each xdist worker: two processes of
+# two spinning OpenMP threads each on 2 cores ran this file's prefill test 8x slower
+# (15 s -> 117 s) with the cores otherwise busy, and past its 300 s timeout in CI.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +66,7 @@ def _worker(cache, data_root, steps):
             "from test_runs import toy;"
             f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False); c.get(toy(steps={steps}));"
             "print('trained', len(c.trained))")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
 
 
 def test_concurrent_processes_train_once(data_root, tmp_path):
@@ -77,7 +82,7 @@ def _prefiller(cache, data_root, seeds, steps):
             f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False);"
             f"c.prefill([toy(steps={steps}, seed=s) for s in range({seeds})] + [toy(dataset='absent')], skip=(Exception,));"
             "print('trained', len(c.trained))")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
 
 
 def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
