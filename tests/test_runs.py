@@ -21,7 +21,7 @@ from harness.train import TrainingDiverged
 ROOT = Path(__file__).resolve().parent.parent
 # One torch thread per subprocess, as conftest.py gives each xdist worker: two processes of
 # two spinning OpenMP threads each on 2 cores ran this file's prefill test 8x slower
-# (15 s -> 117 s) with the cores otherwise busy, and past its 300 s timeout in CI.
+# (15 s -> 117 s) with the cores otherwise busy, and past a 300 s timeout in CI.
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -52,12 +52,12 @@ def test_same_seed_same_weights(data_root, tmp_path):
     assert not torch.equal(a.final, c.final)
 
 
-def test_second_call_is_a_cache_hit(data_root, tmp_path):
+def test_second_call_is_a_cache_hit(data_root, tmp_path, monkeypatch):
     RunCache(tmp_path, data_root, progress=False).get(toy())
     fresh = RunCache(tmp_path, data_root, progress=False)
-    t = time.perf_counter()
+    monkeypatch.setattr("harness.train.train", lambda *a, **k: pytest.fail("a cached run was retrained"))
     run = fresh.get(toy())
-    assert time.perf_counter() - t < 1.0 and fresh.trained == []
+    assert fresh.trained == []
     assert set(run.weights) == {0, 3, 6} and run.metrics["history"]
 
 
@@ -71,7 +71,7 @@ def _worker(cache, data_root, steps):
 
 def test_concurrent_processes_train_once(data_root, tmp_path):
     procs = [_worker(tmp_path, data_root, 30) for _ in range(2)]
-    outs = [p.communicate(timeout=120)[0] for p in procs]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert sorted(int(o.split()[-1]) for o in outs) == [0, 1]
 
@@ -89,7 +89,7 @@ def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
     """Two processes prefilling one list train each run once, both taking some (xdist -n 2);
     a run whose dataset is missing is left to its claim."""
     procs = [_prefiller(tmp_path, data_root, 6, 200) for _ in range(2)]
-    outs = [p.communicate(timeout=300)[0] for p in procs]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     counts = sorted(int(o.split()[-1]) for o in outs)
     assert sum(counts) == 6 and counts[0] >= 1, counts
