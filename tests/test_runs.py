@@ -61,12 +61,18 @@ def test_second_call_is_a_cache_hit(data_root, tmp_path, monkeypatch):
     assert set(run.weights) == {0, 3, 6} and run.metrics["history"]
 
 
-def _worker(cache, data_root, steps):
-    code = ("import sys; from harness.runs import RunCache, RunSpec; sys.path.insert(0, 'tests');"
+def _spawn(cache, data_root, call):
+    """A Python process with one torch thread that runs ``c.<call>`` on a RunCache at ``cache``
+    and prints how many runs it trained."""
+    code = ("import sys; from harness.runs import RunCache; sys.path.insert(0, 'tests');"
             "from test_runs import toy;"
-            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False); c.get(toy(steps={steps}));"
+            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False); c.{call};"
             "print('trained', len(c.trained))")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
+
+
+def _worker(cache, data_root, steps):
+    return _spawn(cache, data_root, f"get(toy(steps={steps}))")
 
 
 def test_concurrent_processes_train_once(data_root, tmp_path):
@@ -77,12 +83,8 @@ def test_concurrent_processes_train_once(data_root, tmp_path):
 
 
 def _prefiller(cache, data_root, seeds, steps):
-    code = ("import sys; from harness.runs import RunCache, RunSpec; sys.path.insert(0, 'tests');"
-            "from test_runs import toy;"
-            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False);"
-            f"c.prefill([toy(steps={steps}, seed=s) for s in range({seeds})] + [toy(dataset='absent')], skip=(Exception,));"
-            "print('trained', len(c.trained))")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
+    return _spawn(cache, data_root, f"prefill([toy(steps={steps}, seed=s) for s in range({seeds})]"
+                                    " + [toy(dataset='absent')], skip=(Exception,))")
 
 
 def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
