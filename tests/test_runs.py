@@ -52,13 +52,24 @@ def test_same_seed_same_weights(data_root, tmp_path):
     assert not torch.equal(a.final, c.final)
 
 
+def _forbid_training(monkeypatch):
+    monkeypatch.setattr("harness.train.train", lambda *a, **k: pytest.fail("a cached run was retrained"))
+
+
 def test_second_call_is_a_cache_hit(data_root, tmp_path, monkeypatch):
     RunCache(tmp_path, data_root, progress=False).get(toy())
     fresh = RunCache(tmp_path, data_root, progress=False)
-    monkeypatch.setattr("harness.train.train", lambda *a, **k: pytest.fail("a cached run was retrained"))
+    _forbid_training(monkeypatch)
     run = fresh.get(toy())
     assert fresh.trained == []
     assert set(run.weights) == {0, 3, 6} and run.metrics["history"]
+
+
+def test_forbid_training_catches_a_retrain(data_root, tmp_path, monkeypatch):
+    """Negative control of the cache-hit test: an empty cache must train, and that fails."""
+    _forbid_training(monkeypatch)
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        RunCache(tmp_path, data_root, progress=False).get(toy())
 
 
 def _spawn(cache, data_root, call):
