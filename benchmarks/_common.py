@@ -1,10 +1,12 @@
 """Shared set-up for the benchmarks (run by hand, not in CI): the images they time on."""
+
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 
-from harness.data import load_split, normalise, subset
+from harness.data import normalise, subset
+from harness.sources import load_split
 
 
 def cifar_pixels(n: int = 10_000, name: str = "cifar10"):

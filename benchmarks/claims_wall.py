@@ -1,6 +1,7 @@
 """Wall time of the whole ``pytest claims/`` at cpu scale: cold (empty run cache), then warm
 (same cache), each in one process and with ``-n 2`` (xdist; each worker gets half the cores).
 Prints the four times side by side. Takes about an hour on 2 cores."""
+
 import subprocess
 import sys
 import tempfile
@@ -9,8 +10,23 @@ import time
 
 def wall(args, cache):
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "claims/", "-q", "-p", "no:cacheprovider",
-                    "--run-cache", cache, "--report-dir", f"{cache}/report", *args], check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "claims/",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--run-cache",
+            cache,
+            "--report-dir",
+            f"{cache}/report",
+            *args,
+        ],
+        check=False,
+    )
     return time.perf_counter() - t
 
 

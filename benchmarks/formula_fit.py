@@ -1,8 +1,9 @@
 """Formula fit: ours (every t of a log grid at once, vectorised) vs a Python loop over
 t in range(10_000, 5_000_000, 250) with one np.corrcoef per t (the authors' search)."""
-import numpy as np
 
+import numpy as np
 from _common import cifar, timer
+
 from harness.spectra import patch_pca
 from harness.theory import fit_formula, formula_profile
 
@@ -16,8 +17,10 @@ with timer("ours: all t at once", t):
 with timer("loop: np.corrcoef per t", t):
     best, best_t = -2.0, None
     for step in range(10_000, 5_000_000, 250):
-        c = np.corrcoef(np.abs(1 - (1 - eta * lam ** 2) ** step) / lam, target)[0, 1]
+        c = np.corrcoef(np.abs(1 - (1 - eta * lam**2) ** step) / lam, target)[0, 1]
         if c > best:
             best, best_t = c, step
-print(f"speed-up {t['loop: np.corrcoef per t'] / t['ours: all t at once']:.0f}x; best correlation ours "
-      f"{fit.correlation:.6f} (t={fit.t:.0f}) vs loop {best:.6f} (t={best_t})")
+print(
+    f"speed-up {t['loop: np.corrcoef per t'] / t['ours: all t at once']:.0f}x; best correlation ours "
+    f"{fit.correlation:.6f} (t={fit.t:.0f}) vs loop {best:.6f} (t={best_t})"
+)

@@ -4,10 +4,11 @@ normalised by the exact affine map, + eigh) vs the authors' approach (randomized
 ``patches.T @ patches`` reference. Prints the speed ratios and the eigenvalue differences;
 the authors' algorithm is also run in float64 to show that its float32 sums, not ours, carry
 its 1e-3 difference."""
+
 import numpy as np
 import torch
-
 from _common import best, cifar_pixels
+
 from harness.data import normalise
 from harness.spectra import extract_patches, patch_pca
 
@@ -17,8 +18,11 @@ m, s = (torch.as_tensor(v, dtype=torch.float64).view(1, -1, 1, 1) for v in stats
 x64 = (pixels.double() / 255 - m) / s  # the normalised images without float32 rounding
 patch_pca(pixels[:100], 3, stats=stats)  # warm-up (thread pool, allocator)
 t = {}
-OURS, REF, THEIRS = ("ours: exact integer moments + eigh", "float64 patches.T @ patches + eigh",
-                     "authors: pca_lowrank(q=27) over all patches (float32)")
+OURS, REF, THEIRS = (
+    "ours: exact integer moments + eigh",
+    "float64 patches.T @ patches + eigh",
+    "authors: pca_lowrank(q=27) over all patches (float32)",
+)
 ours = best(OURS, lambda: patch_pca(pixels, 3, stats=stats), t)
 ref = best(REF, lambda: patch_pca(x64, 3), t)
 
@@ -40,8 +44,12 @@ def rel(a, b):
 
 
 print(f"patches: {n:,}")
-print(f"speed-up vs pca_lowrank: {t[THEIRS] / t[OURS]:.1f}x; max relative eigenvalue difference "
-      f"{rel(theirs, unbiased):.2e} to float32 pca_lowrank, {rel(theirs64, unbiased):.2e} to the same "
-      f"algorithm in float64")
-print(f"speed-up vs float64 matmul: {t[REF] / t[OURS]:.1f}x; max relative eigenvalue difference "
-      f"{rel(ref.eigvals, ours.eigvals):.2e}")
+print(
+    f"speed-up vs pca_lowrank: {t[THEIRS] / t[OURS]:.1f}x; max relative eigenvalue difference "
+    f"{rel(theirs, unbiased):.2e} to float32 pca_lowrank, {rel(theirs64, unbiased):.2e} to the same "
+    f"algorithm in float64"
+)
+print(
+    f"speed-up vs float64 matmul: {t[REF] / t[OURS]:.1f}x; max relative eigenvalue difference "
+    f"{rel(ref.eigvals, ours.eigvals):.2e}"
+)

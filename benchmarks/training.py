@@ -1,16 +1,18 @@
 """Training throughput of the cpu-scale model: our in-memory batching (data normalised once,
 resident, channels_last) vs a torchvision DataLoader with per-image ToTensor/Normalize (the
 authors' pipeline; num_workers=2). Images/s for the same number of SGD steps."""
+
 import time
 
 import torch
 import torchvision.transforms as T
+from _common import cifar
 from torch.utils.data import DataLoader, Dataset
 
-from _common import cifar
-from harness.data import load_split, subset
+from harness.data import TrainData, subset
 from harness.scales import scale, spec
-from harness.train import TrainData, build_model, train
+from harness.sources import load_split
+from harness.train import build_model, train
 
 STEPS = 60
 s = scale("cpu")
@@ -31,6 +33,7 @@ class Pil(Dataset):
 
     def __getitem__(self, i):
         from PIL import Image
+
         return self.tf(Image.fromarray(self.px[i])), self.labels[i]
 
 

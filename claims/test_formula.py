@@ -1,82 +1,113 @@
 """Table 3 / Fig. 7: the Theorem 4.2 formula, fitted over t, matches VGG11's learned profile
 (true labels, binary CIFAR-10 subsets, random labels) but not a random initialisation's."""
+
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
 
-from harness.scales import bar, paper, scale as load_scale, spec
+from harness import checks
+from harness.checks import guard, mean_sd, profile, vs_lambda
+from harness.figures import lines, series
+from harness.models import random_banks
+from harness.plugin import known_deviation
+from harness.scales import bar, paper_value
 from harness.spectra import energy_profile
 from harness.theory import fit_formula, formula_profile
-
-from common import get_or_skip, guard, known_deviation, lines, mean_sd, profile, vs_lambda
 
 pytestmark = [pytest.mark.slow]
 
 
-def variants(config):
-    s = load_scale(config.firstlayer_scale)
-    return [(s.dataset, {}), *[(b, {"subset": b}) for b in s.binary], ("random", {"labels": "random"})]
+def variants(s):
+    """Table 3's rows: (row name, RunSpec fields, seeds)."""
+    return [
+        (s.dataset, {}, s.seeds_true),
+        *[(b, {"subset": b}, s.seeds_extra) for b in s.binary],
+        ("random", {"labels": "random"}, s.seeds_random),
+    ]
 
 
 def pytest_generate_tests(metafunc):
     if "variant" in metafunc.fixturenames:
-        v = variants(metafunc.config)
-        metafunc.parametrize("variant", v, ids=[name for name, _ in v])
+        from harness.plugin import SCALE
+
+        v = variants(metafunc.config.stash[SCALE])
+        metafunc.parametrize("variant", v, ids=[name for name, _, _ in v])
+
+
+def formula_runs(s, variant):
+    _, over, seeds = variant
+    return {"runs": s.seeds(seeds, **over)}
 
 
 def fit_figure(name, profiles, fits):
-    series = []
-    for i, (e, f) in enumerate(zip(profiles, fits)):
-        series += [{"label": f"VGG11 seed {i}", "x": list(range(len(e))), "y": list(e), "sd": None, "style": None},
-                   {"label": f"formula t={f.t:.3g} ({f.correlation:.2f})", "x": list(range(len(e))),
-                    "y": list(f.curve), "sd": None, "style": "dashed"}]
-    return lines(name, "Formula fit (Fig. 7)", series)
+    out = []
+    for i, (e, f) in enumerate(zip(profiles, fits, strict=True)):
+        out += [
+            series(f"VGG11 seed {i}", e),
+            series(f"formula t={f.t:.3g} ({f.correlation:.2f})", f.curve, style="dashed"),
+        ]
+    return lines(name, "Formula fit (Fig. 7)", out)
 
 
 def formula_at_t(lambdas, ts=(1, 10, 100, 1_000, 10_000, 100_000)):
     """Fig. 4: eq. 3 at several t with one step size (log y): whitening spreads to ever
     higher-frequency components as t grows."""
-    x = list(range(len(lambdas)))
-    return lines("formula_t", "Eq. 3 at several t (Fig. 4)",
-                 [{"label": f"t={t:g}", "x": x, "y": list(formula_profile(lambdas, t)), "sd": None, "style": None}
-                  for t in ts], logy=True)
+    return lines(
+        "formula_t",
+        "Eq. 3 at several t (Fig. 4)",
+        [series(f"t={t:g}", formula_profile(lambdas, t)) for t in ts],
+        logy=True,
+    )
 
 
-@pytest.mark.claim("formula")
-def test_formula(runs, pca, scale, variant, record, request):
+@pytest.mark.claim("formula", runs=formula_runs)
+def test_formula(trained, pca, scale, variant, record, request):
     """Table 3: best-fit correlation of eq. 3 with the learned profile (paper 0.90-0.96)."""
-    name, over = variant
-    seeds = scale.seeds_extra if over.get("subset") else scale.seeds_random if over.get("labels") else scale.seeds_true
-    trained = [get_or_skip(runs, spec(scale, seed=s, **over)) for s in range(seeds)]
-    p = pca(trained[0].spec)
-    profiles = [profile(r, p) for r in trained]
+    name, over, _ = variant
+    runs = trained["runs"]
+    p = pca(runs[0].spec)
+    profiles = [profile(r, p) for r in runs]
     fits = [fit_formula(e, p.lambdas) for e in profiles]
     m, sd = mean_sd([f.correlation for f in fits])
-    threshold = bar("formula", scale.name)
-    record(measured=m, sd=sd, n=len(fits), threshold=f">= {threshold}", dataset=name,
-           paper=paper("formula")["paper"].get(name, ""), data_source=trained[0].metrics["data_source"],
-           device=trained[0].metrics["device"],
-           details={"fitted t (seed 0)": fits[0].t, "fit at grid edge": str(any(f.at_grid_edge for f in fits))},
-           figures=[fit_figure("fit", profiles, fits)] + ([formula_at_t(p.lambdas)] if not over else []))
-    known_deviation(request, "formula", scale.name, key=name, measured=(
-        f"fit {m:.3f}; corr with lambda {vs_lambda(profiles, p):.2f}"))
+    threshold = bar("formula", scale)
+    record(
+        measured=m,
+        sd=sd,
+        n=len(fits),
+        threshold=f">= {threshold}",
+        dataset=name,
+        paper=paper_value("formula", name),
+        data_source=runs[0].metrics["data_source"],
+        device=runs[0].metrics["device"],
+        details={"fitted t (seed 0)": fits[0].t, "fit at grid edge": str(any(f.at_grid_edge for f in fits))},
+        figures=[fit_figure("fit", profiles, fits)] + ([formula_at_t(p.lambdas)] if not over else []),
+    )
+    known_deviation(
+        request,
+        "formula",
+        scale.name,
+        key=name,
+        measured=(f"fit {m:.3f}; corr with lambda {vs_lambda(profiles, p):.2f}"),
+    )
     guard(profiles, p)
-    assert m >= threshold, f"formula fit {m:.3f} < {threshold} ({name}; paper {paper('formula')['paper'].get(name)})"
+    checks.formula([f.correlation for f in fits], threshold)
 
 
 @pytest.mark.claim("formula")
-def test_formula_random_init(runs, pca, scale, record):
+def test_formula_random_init(datasets, pca, scale, record):
     """Table 3 RANDOM INIT.: the formula does not explain random filters (paper 0.1 ± 0.15)."""
-    base = runs.get(spec(scale, seed=0))
-    p = pca(base.spec)
-    banks = [torch.nn.init.kaiming_uniform_(torch.empty(64, 3, 3, 3), a=np.sqrt(5),
-                                            generator=torch.Generator().manual_seed(s))
-             for s in range(scale.random_init_seeds)]
-    fits = [fit_formula(energy_profile(w, p), p.lambdas) for w in banks]
+    base = scale.spec()
+    p = pca(base)
+    fits = [fit_formula(energy_profile(w, p), p.lambdas) for w in random_banks(scale.random_init_seeds, scale.first)]
     m, sd = mean_sd([f.correlation for f in fits])
-    threshold = bar("formula", scale.name)
-    record(measured=m, sd=sd, n=len(fits), threshold=f"< {threshold} (must not fit)", dataset="random init",
-           paper=paper("formula")["random_init"], data_source=base.metrics["data_source"], device="cpu")
-    assert m < threshold, f"random filters fit the formula ({m:.3f} >= {threshold}): the fit cannot discriminate"
+    threshold = bar("formula", scale)
+    record(
+        measured=m,
+        sd=sd,
+        n=len(fits),
+        threshold=f"< {threshold} (must not fit)",
+        dataset="random init",
+        data_source=datasets.split(base.dataset).source,
+        device="cpu",
+    )
+    checks.formula_random_init([f.correlation for f in fits], threshold)

@@ -1,32 +1,21 @@
-"""Datasets: find a dataset under the data root, decode it once to a uint8 tensor (cached on
-disk), normalise once, and the label variants of the paper (true, random, binary subsets).
+"""What the network sees: subsets, binary pairs, random labels, normalisation, the label and
+input variants of Appendix D, and ``prepare``, which turns a spec's decoded images into its
+``TrainData``. Pure functions of tensors: where the images come from is ``harness.sources``.
 
-Resolution order for a name (the first that exists wins; ``report`` says which was used):
-
-=================  ======================================================================
-``cifar10``        ``<root>/cifar-10-batches-py`` (torchvision original), ``<root>/cifar10-jpeg``,
-                   ``<root>/cifar10-exact``; with ``download=True`` torchvision downloads it
-``cifar10-exact``  ``<root>/cifar10-exact`` (ImageFolder, pixel-exact subset)
-``cifar10-jpeg``   ``<root>/cifar10-jpeg`` (ImageFolder, all of CIFAR-10, JPEG)
-``cifar100``       ``<root>/cifar-100-python`` (torchvision), or download
-``celeba``         ``<root>/celeba`` (torchvision; label = the ``Smiling`` attribute), or download
-``tiny-imagenet-10``  ``<root>/tiny-imagenet-10`` (ImageFolder, splits train/val)
-any other name     ``<root>/<name>`` or an absolute path: an ImageFolder tree with train/ and test/ (or val/)
-=================  ======================================================================
+This module is part of the training code's fingerprint (``harness.runs``): a change here
+retrains every cached run.
 """
+
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
-from filelock import FileLock
+import torch.nn.functional as F
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+from .spectra import PatchPCA, patch_pca
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The binary subsets of Table 3 (the paper's "boat" is CIFAR-10's "ship").
 BINARY_PAIRS = {
     "car-truck": ("automobile", "truck"),
@@ -35,10 +24,6 @@ BINARY_PAIRS = {
     "bird-plane": ("bird", "airplane"),
     "ship-plane": ("ship", "airplane"),
 }
-
-
-class DatasetNotFound(FileNotFoundError):
-    """No copy of a dataset under the data root; the message lists what was tried."""
 
 
 @dataclass
@@ -54,108 +39,9 @@ class Images:
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def take(self, index) -> "Images":
+    def take(self, index) -> Images:
         index = torch.as_tensor(index)
         return Images(self.pixels[index], self.labels[index], self.classes, self.source)
-
-
-def default_root() -> Path:
-    env = os.environ.get("FIRSTLAYER_DATA")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "firstlayer" / "data"
-
-
-def _candidates(name: str, root: Path, split: str):
-    """(description, loader) pairs in resolution order."""
-    train = split == "train"
-    tv = _torchvision_loader
-    folder = _folder_loader
-    if name == "cifar10":
-        return [(str(root / "cifar-10-batches-py"), lambda dl=False: tv("CIFAR10", root, train, dl)),
-                (str(root / "cifar10-jpeg"), lambda dl=False: folder(root / "cifar10-jpeg", split)),
-                (str(root / "cifar10-exact"), lambda dl=False: folder(root / "cifar10-exact", split))]
-    if name == "cifar100":
-        return [(str(root / "cifar-100-python"), lambda dl=False: tv("CIFAR100", root, train, dl))]
-    if name == "celeba":
-        return [(str(root / "celeba"), lambda dl=False: tv("CelebA", root, train, dl))]
-    path = Path(name) if os.path.isabs(name) else root / name
-    return [(str(path), lambda dl=False: folder(path, split))]
-
-
-def _folder_loader(path: Path, split: str):
-    if split != "train" and not (path / split).is_dir():
-        split = "val" if split == "test" else "test"
-    if not (path / split).is_dir():
-        return None
-    from torchvision.datasets import ImageFolder
-    ds = ImageFolder(str(path / split))
-    pixels = np.stack([np.asarray(ds.loader(p).convert("RGB")) for p, _ in ds.samples])
-    labels = np.array(ds.targets)
-    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels), tuple(ds.classes)
-
-
-def _torchvision_loader(kind: str, root: Path, train: bool, download: bool):
-    import torchvision.datasets as tvd
-    try:
-        if kind == "CelebA":
-            ds = tvd.CelebA(str(root), split="train" if train else "test", target_type="attr", download=download)
-            col = ds.attr_names.index("Smiling")
-            from PIL import Image
-            pixels = np.stack([np.asarray(Image.open(os.path.join(root, "celeba", "img_align_celeba", f))
-                                          .convert("RGB").resize((32, 32))) for f in ds.filename])
-            return (torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(),
-                    ds.attr[:, col].long(), ("not smiling", "smiling"))
-        ds = getattr(tvd, kind)(str(root), train=train, download=download)
-    except RuntimeError:  # torchvision: "Dataset not found or corrupted"
-        return None
-    return (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-            torch.as_tensor(ds.targets), tuple(ds.classes))
-
-
-def load_split(name: str, split: str = "train", root: Path | str | None = None,
-               cache_dir: Path | str | None = None, download: bool = False) -> Images:
-    """Decode one split of dataset ``name`` to uint8 (cached under ``cache_dir/data``)."""
-    root = Path(root) if root is not None else default_root()
-    cands = _candidates(name, root, split)
-    for where, load in cands:
-        if not Path(where).exists():
-            continue
-        cached = _decode_cached(where, split, load, cache_dir)
-        if cached is not None:
-            return cached
-    if download and name in ("cifar10", "cifar100", "celeba"):
-        root.mkdir(parents=True, exist_ok=True)
-        loaded = cands[0][1](True)
-        if loaded is not None:
-            return Images(*loaded, source=f"{cands[0][0]} (downloaded)")
-    tried = ", ".join(w for w, _ in cands)
-    hint = " or run with --download" if name in ("cifar10", "cifar100", "celeba") else ""
-    raise DatasetNotFound(f"dataset '{name}' ({split}) not found: tried {tried}; put it there, point "
-                          f"--data-root or FIRSTLAYER_DATA at a folder holding it{hint}")
-
-
-def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
-    if cache_dir is None:
-        out = load()
-        return None if out is None else Images(*out, source=where)
-    cache = Path(cache_dir) / "data"
-    cache.mkdir(parents=True, exist_ok=True)
-    file = cache / f"{hashlib.sha256(f'{where}|{split}'.encode()).hexdigest()[:16]}.pt"
-    with FileLock(str(file) + ".lock"):
-        if file.exists():
-            try:
-                blob = torch.load(file, weights_only=False)
-                return Images(blob["pixels"], blob["labels"], tuple(blob["classes"]), where)
-            except Exception:  # a corrupt decode cache is only lost time
-                file.unlink()
-        out = load()
-        if out is None:
-            return None
-        tmp = file.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"pixels": out[0], "labels": out[1], "classes": list(out[2])}, tmp)
-        os.replace(tmp, file)
-        return Images(*out, source=where)
 
 
 def subset(images: Images, n: int | None, seed: int = 0) -> Images:
@@ -195,3 +81,73 @@ def normalise(pixels: torch.Tensor, stats: tuple | None = None):
         stats = (mean, std)
     mean, std = stats
     return (x - mean[None, :, None, None]) / std[None, :, None, None], stats
+
+
+def energy_decile_labels(x: torch.Tensor, u) -> torch.Tensor:
+    """App. D.1: label = decile of an image's patch energy sum_i (P_i(X)^T u)^2 along u."""
+    w = torch.as_tensor(u, dtype=torch.float32).reshape(1, x.shape[1], 3, 3)
+    energy = torch.cat([F.conv2d(x[s : s + 1000], w).pow(2).sum((1, 2, 3)) for s in range(0, len(x), 1000)])
+    rank = energy.argsort(descending=True).argsort()
+    return (rank * 10 // len(x)).long()
+
+
+def scale_component(x: torch.Tensor, u, alpha: float, size: int = 3) -> torch.Tensor:
+    """App. D.2 (eq. 25): every non-overlapping size x size patch's coordinate along u is
+    multiplied by alpha (the first layer then uses stride = size so patches do not overlap)."""
+    _n, _c, h, w = x.shape
+    hh, ww = h - h % size, w - w % size
+    u = torch.as_tensor(u, dtype=x.dtype)
+    cols = F.unfold(x[:, :, :hh, :ww], size, stride=size)  # (N, d, L)
+    cols = cols + (alpha - 1) * u[None, :, None] * (u[None, :, None] * cols).sum(1, keepdim=True)
+    return F.fold(cols, (hh, ww), size, stride=size)
+
+
+@dataclass
+class TrainData:
+    """A run's training and test sets as the network sees them (normalised, variants applied)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    source: str
+    pixels: torch.Tensor | None = None  # the uint8 training images before normalisation
+    stats: tuple | None = None  # their normalisation (mean, std) per channel
+
+    def patch_pca(self, size: int = 3) -> PatchPCA:
+        """Exact patch PCA of the plain training images as the network sees them normalised
+        (Def. 2.1), from the uint8 pixels when known (the exact integer path)."""
+        if self.pixels is None:
+            return patch_pca(self.x, size)
+        return patch_pca(self.pixels, size, stats=self.stats)
+
+
+def prepare(spec, train: Images, test: Images) -> TrainData:
+    """The spec's images and labels, normalised once (train statistics for both splits), with
+    the spec's binary subset, label variant (random, App. D.1 energy deciles) and input
+    variant (App. D.2 scaled component) applied."""
+    if spec.subset:
+        train, test = binary(train, spec.subset), binary(test, spec.subset)
+    train = subset(train, spec.images)
+    x, stats = normalise(train.pixels)
+    x_test, _ = normalise(test.pixels, stats)
+    y, y_test = train.labels.clone(), test.labels.clone()
+    num_classes = len(train.classes)
+    kind, _, arg = spec.labels.partition(":")
+    # App. D variants work in the patch PCA basis of the (normalised) training images
+    pca = patch_pca(train.pixels, 3, stats=stats) if kind == "energy" or spec.inputs != "plain" else None
+    if kind == "random":
+        y = random_labels(y, spec.seed)
+    elif kind == "energy":
+        u = pca.eigvecs[:, int(arg)]
+        y, y_test, num_classes = energy_decile_labels(x, u), energy_decile_labels(x_test, u), 10
+    elif kind != "true":
+        raise ValueError(f"unknown label variant '{spec.labels}' (true, random, energy:<component>)")
+    if spec.inputs != "plain":
+        kind, comp, alpha = spec.inputs.split(":")
+        if kind != "scale":
+            raise ValueError(f"unknown input variant '{spec.inputs}' (plain, scale:<component>:<alpha>)")
+        u = pca.eigvecs[:, int(comp)]
+        x, x_test = scale_component(x, u, float(alpha)), scale_component(x_test, u, float(alpha))
+    return TrainData(x, y, x_test, y_test, num_classes, train.source, train.pixels, stats)

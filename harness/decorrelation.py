@@ -9,6 +9,7 @@ sum_i y(i) . y(i + delta) = <M(delta), W^T W> with M(delta) = sum_i P(i) P(i + d
 (centred patches). ``shift_moments`` sums M once per image set; each bank is then a
 27 x 27 inner product, however many banks a claim compares.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,13 +75,14 @@ def shift_moments(images: torch.Tensor, size: int = 3, max_shift: int = 10, batc
         zx = z.permute(1, 3, 0, 2).contiguous()  # (D, wv, n, hv): a shift in x is a slice
         zy = z.permute(1, 2, 0, 3).contiguous()  # (D, hv, n, wv)
         for d in range(max_shift + 1):
-            horiz[d] += (zx[:, :wv - d].reshape(dim, -1) @ zx[:, d:].reshape(dim, -1).T).double()
-            vert[d] += (zy[:, :hv - d].reshape(dim, -1) @ zy[:, d:].reshape(dim, -1).T).double()
+            horiz[d] += (zx[:, : wv - d].reshape(dim, -1) @ zx[:, d:].reshape(dim, -1).T).double()
+            vert[d] += (zy[:, : hv - d].reshape(dim, -1) @ zy[:, d:].reshape(dim, -1).T).double()
     return ShiftMoments(horiz.numpy(), vert.numpy(), hv, wv, size, c)
 
 
-def autocorrelation(images: torch.Tensor, weights: torch.Tensor | None = None,
-                    max_shift: int = 10, batch: int = 50) -> np.ndarray:
+def autocorrelation(
+    images: torch.Tensor, weights: torch.Tensor | None = None, max_shift: int = 10, batch: int = 50
+) -> np.ndarray:
     """C(delta) for delta = 0..max_shift of the responses of ``weights`` (Fig. 6), C(0) = 1;
     of the images themselves when None. For several banks on one image set, compute
     ``shift_moments`` once and call its ``autocorrelation``."""

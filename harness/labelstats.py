@@ -1,5 +1,6 @@
 """Fig. 5: correlation between one-vs-all class labels and each image's patch statistics
 along every PCA component (Definition A.4: labels uncorrelated with PCA coefficients)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def image_pca_stats(images: torch.Tensor, pca: PatchPCA, stride: int = 1, batch:
     m = torch.from_numpy(pca.mean).float()
     coef, energy = [], []
     for s in range(0, len(images), batch):
-        cols = F.unfold(images[s:s + batch].float(), pca.size, stride=stride).transpose(1, 2)  # (B, L, d)
+        cols = F.unfold(images[s : s + batch].float(), pca.size, stride=stride).transpose(1, 2)  # (B, L, d)
         proj = (cols - m) @ u
         coef.append(proj.mean(1))
         energy.append(proj.pow(2).mean(1))

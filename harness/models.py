@@ -1,7 +1,12 @@
 """The networks of the paper: CIFAR VGG-BN (11/13/16/19), CIFAR ResNet-18/20 and the depth-2
 linear CNN of Appendix A; a width multiplier for the body that keeps the first layer's
-filters unless asked, a frozen-first-layer switch, and ``first_layer``."""
+filters unless asked, a frozen-first-layer switch, ``first_layer``, and ``random_bank``, the
+random first layer every reference of the paper compares with."""
+
 from __future__ import annotations
+
+import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -10,8 +15,7 @@ VGG_CFG = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
 
 
@@ -23,8 +27,16 @@ class VGG(nn.Module):
     """CIFAR VGG with batch norm; ``width`` scales every conv after the first, whose filter
     count is ``first``. ``stem_stride``/``stem_padding`` set the first conv (App. D.2)."""
 
-    def __init__(self, depth: str = "vgg11", num_classes: int = 10, width: float = 1.0,
-                 first: int = 64, kernel: int = 3, stem_stride: int = 1, stem_padding: int | None = None):
+    def __init__(
+        self,
+        depth: str = "vgg11",
+        num_classes: int = 10,
+        width: float = 1.0,
+        first: int = 64,
+        kernel: int = 3,
+        stem_stride: int = 1,
+        stem_padding: int | None = None,
+    ):
         super().__init__()
         layers, c_in, is_first = [], 3, True
         for v in VGG_CFG[depth]:
@@ -34,11 +46,11 @@ class VGG(nn.Module):
             if is_first:
                 c_out = first
                 pad = kernel // 2 if stem_padding is None else stem_padding
-                layers += [nn.Conv2d(c_in, c_out, kernel, stride=stem_stride, padding=pad)] + _bn_relu(c_out)
+                layers += [nn.Conv2d(c_in, c_out, kernel, stride=stem_stride, padding=pad), *_bn_relu(c_out)]
                 is_first = False
             else:
                 c_out = max(1, round(v * width))
-                layers += [nn.Conv2d(c_in, c_out, 3, padding=1)] + _bn_relu(c_out)
+                layers += [nn.Conv2d(c_in, c_out, 3, padding=1), *_bn_relu(c_out)]
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -68,7 +80,7 @@ class ResNet(nn.Module):
     """CIFAR ResNet (3x3 stem of ``first`` filters, no max-pool): resnet18 = [2,2,2,2] blocks
     at 64..512 channels, resnet20 = [3,3,3] at 16..64; ``width`` scales the body."""
 
-    SPEC = {"resnet18": ([2, 2, 2, 2], [64, 128, 256, 512]), "resnet20": ([3, 3, 3], [16, 32, 64])}
+    SPEC: ClassVar[dict] = {"resnet18": ([2, 2, 2, 2], [64, 128, 256, 512]), "resnet20": ([3, 3, 3], [16, 32, 64])}
 
     def __init__(self, depth: str = "resnet18", num_classes: int = 10, width: float = 1.0, first: int = 64):
         super().__init__()
@@ -76,7 +88,7 @@ class ResNet(nn.Module):
         self.conv1 = nn.Conv2d(3, first, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(first)
         layers, c_in = [], first
-        for i, (n, c) in enumerate(zip(blocks, chans)):
+        for i, (n, c) in enumerate(zip(blocks, chans, strict=False)):
             c = max(1, round(c * width))
             for j in range(n):
                 layers.append(BasicBlock(c_in, c, 2 if (j == 0 and i > 0) else 1))
@@ -127,3 +139,15 @@ def freeze_first_layer(model: nn.Module) -> nn.Module:
     for p in first_layer(model).parameters():
         p.requires_grad_(False)
     return model
+
+
+def random_bank(filters: int = 64, size: int = 3, seed: int = 0, channels: int = 3) -> torch.Tensor:
+    """A random first layer as ``nn.Conv2d`` initialises one (Kaiming uniform, a = sqrt(5)),
+    seeded: the "random init" of Fig. 1, 6 and Table 3."""
+    w = torch.empty(filters, channels, size, size)
+    return nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=torch.Generator().manual_seed(seed))
+
+
+def random_banks(n: int, filters: int = 64, size: int = 3) -> list[torch.Tensor]:
+    """``n`` independent random banks (seeds 0..n-1)."""
+    return [random_bank(filters, size, seed) for seed in range(n)]

@@ -10,6 +10,7 @@ CLI::
     python -m harness.report [--results reports/results.json] [--out reports]
     python -m harness.report --compare OLD.json NEW.json   # exit 1 if a verdict flipped
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,19 @@ TITLE = "firstlayer: the paper's findings, re-measured"
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "SKIP")
 META = ("commit", "date", "torch", "python", "scale", "device", "wall_s", "command")
 STYLE = {  # small, clean, paper-like
-    "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
-    "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.spines.top": False,
-    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3,
-    "savefig.dpi": 110, "savefig.bbox": "tight",
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.3,
+    "savefig.dpi": 110,
+    "savefig.bbox": "tight",
 }
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;color:#222;margin:0;background:#fafafa}
@@ -82,6 +92,7 @@ def fmt_measured(c: dict) -> str:
 
 # ---------------------------------------------------------------- figures
 
+
 def _lines(ax, f: dict) -> None:
     for s in f["series"]:
         x, y = np.asarray(s["x"], float), np.asarray(s["y"], float)
@@ -100,8 +111,9 @@ def _heatmap(ax, f: dict) -> None:
     m = float(np.nanmax(np.abs(a))) if a.size else 0.0
     lo = -(m or 1.0) if f.get("vmin") is None else f["vmin"]
     hi = (m or 1.0) if f.get("vmax") is None else f["vmax"]
-    im = ax.imshow(a, cmap="RdBu_r" if lo < 0 < hi else "viridis", vmin=lo, vmax=hi,
-                   aspect="auto", interpolation="nearest")
+    im = ax.imshow(
+        a, cmap="RdBu_r" if lo < 0 < hi else "viridis", vmin=lo, vmax=hi, aspect="auto", interpolation="nearest"
+    )
     ax.figure.colorbar(im, ax=ax)
     ax.set_yticks(range(len(f.get("rows") or [])), f.get("rows") or [])
     if f.get("cols"):
@@ -138,23 +150,28 @@ def render_figures(claims: list[dict], fig_dir: Path) -> dict[str, list[tuple[st
 
 # ---------------------------------------------------------------- table
 
+
 def table(claims: list[dict]) -> pd.DataFrame:
     """One row per claim, display strings, input order."""
+
     def dataset(c):
         src = c.get("data_source")
         return f"{c.get('dataset', '')} ({src})" if src else c.get("dataset", "")
 
-    return pd.DataFrame({
-        "id": [c["id"] for c in claims],
-        "Claim": [c.get("title", "") for c in claims],
-        "Source": [c.get("source", "") for c in claims],
-        "Dataset": [dataset(c) for c in claims],
-        "Paper": [str(c.get("paper", "")) for c in claims],
-        "Measured": [fmt_measured(c) for c in claims],
-        "Threshold": [c.get("threshold", "") for c in claims],
-        "Verdict": [c.get("verdict", "") for c in claims],
-        "Reason": [c.get("reason", "") or "" for c in claims],
-    }, dtype=str)
+    return pd.DataFrame(
+        {
+            "id": [c["id"] for c in claims],
+            "Claim": [c.get("title", "") for c in claims],
+            "Source": [c.get("source", "") for c in claims],
+            "Dataset": [dataset(c) for c in claims],
+            "Paper": [str(c.get("paper", "")) for c in claims],
+            "Measured": [fmt_measured(c) for c in claims],
+            "Threshold": [c.get("threshold", "") for c in claims],
+            "Verdict": [c.get("verdict", "") for c in claims],
+            "Reason": [c.get("reason", "") or "" for c in claims],
+        },
+        dtype=str,
+    )
 
 
 def summary(claims: list[dict]) -> str:
@@ -169,6 +186,7 @@ def header(meta: dict) -> list[tuple[str, str]]:
         if k == "wall_s" and isinstance(v, (int, float)):
             return str(timedelta(seconds=round(v)))
         return "?" if v is None else str(v)
+
     return [("wall time" if k == "wall_s" else k, val(k)) for k in META]
 
 
@@ -177,6 +195,7 @@ def details(c: dict) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- markdown
+
 
 def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", "<br>")
@@ -193,9 +212,14 @@ def to_markdown(results: dict, figs: dict, out_dir: Path) -> str:
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in df.itertuples(index=False)]
     lines += ["", "## Details"]
     for c in claims:
-        lines += ["", f"### {c.get('title', '')} — `{c['id']}`", "",
-                  f"{c.get('source', '')} · **{c.get('verdict', '')}** · "
-                  f"{c.get('seconds', 0) or 0:.0f} s on {c.get('device', '?')} ({c.get('scale', '?')})", ""]
+        lines += [
+            "",
+            f"### {c.get('title', '')} — `{c['id']}`",
+            "",
+            f"{c.get('source', '')} · **{c.get('verdict', '')}** · "
+            f"{c.get('seconds', 0) or 0:.0f} s on {c.get('device', '?')} ({c.get('scale', '?')})",
+            "",
+        ]
         lines += [f"- {k}: {v}" for k, v in details(c)] + [""]
         lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
     if results.get("notes"):
@@ -204,6 +228,7 @@ def to_markdown(results: dict, figs: dict, out_dir: Path) -> str:
 
 
 # ---------------------------------------------------------------- html
+
 
 def _img(title: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
@@ -214,36 +239,40 @@ def to_html(results: dict, figs: dict) -> str:
     e = html.escape
     claims, df = results["claims"], table(results["claims"])
     df = df.apply(lambda col: col.map(e))
-    df["Claim"] = ('<a href="#' + df["id"].map(slug) + '">' + df["Claim"] + "</a><br><code>"
-                   + df.pop("id") + "</code>")
+    df["Claim"] = '<a href="#' + df["id"].map(slug) + '">' + df["Claim"] + "</a><br><code>" + df.pop("id") + "</code>"
     df["Verdict"] = '<span class="v v-' + df["Verdict"] + '">' + df["Verdict"] + "</span>"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
-             f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1><ul>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
+        f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1><ul>",
+    ]
     parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in header(results.get("meta") or {})]
-    parts += [f"</ul><p><b>{e(summary(claims))}</b></p><h2>Claims</h2>",
-              df.to_html(index=False, escape=False, border=0, classes="claims"),
-              "<h2>Details</h2>"]
+    parts += [
+        f"</ul><p><b>{e(summary(claims))}</b></p><h2>Claims</h2>",
+        df.to_html(index=False, escape=False, border=0, classes="claims"),
+        "<h2>Details</h2>",
+    ]
     for c in claims:
-        parts += [f'<section class="claim" id="{slug(c["id"])}">'
-                  f"<h3>{e(c.get('title', ''))} <code>{e(c['id'])}</code></h3>",
-                  f"<p>{e(c.get('source', ''))} · <span class='v v-{e(c.get('verdict', ''))}'>"
-                  f"{e(c.get('verdict', ''))}</span></p><ul>"]
+        parts += [
+            f'<section class="claim" id="{slug(c["id"])}"><h3>{e(c.get("title", ""))} <code>{e(c["id"])}</code></h3>',
+            f"<p>{e(c.get('source', ''))} · <span class='v v-{e(c.get('verdict', ''))}'>"
+            f"{e(c.get('verdict', ''))}</span></p><ul>",
+        ]
         parts += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c)]
         parts += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
     if results.get("notes"):
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in results["notes"]] + ["</ul>"]
-    return "\n".join(parts + ["</main></body></html>"])
+    return "\n".join([*parts, "</main></body></html>"])
 
 
 # ---------------------------------------------------------------- api
+
 
 def build(results: dict, out_dir) -> dict:
     """Write results.json, report.md, report.html and figures/ into out_dir; return the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = render_figures(results["claims"], out / "figures")
-    paths = {"results": out / "results.json", "markdown": out / "report.md",
-             "html": out / "report.html"}
+    paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")
     paths["markdown"].write_text(to_markdown(results, figs, out), encoding="utf-8")
     paths["html"].write_text(to_html(results, figs), encoding="utf-8")
@@ -273,8 +302,7 @@ def compare(old: dict, new: dict) -> list[dict]:
         if va == vb and _same(ma, mb):
             continue
         flipped = va != vb if (a and b) else "PASS" in (va, vb)
-        rows.append({"id": cid, "old": va, "new": vb, "old_measured": ma,
-                     "new_measured": mb, "flipped": flipped})
+        rows.append({"id": cid, "old": va, "new": vb, "old_measured": ma, "new_measured": mb, "flipped": flipped})
     return rows
 
 
@@ -293,8 +321,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.split("\n")[0])
     ap.add_argument("--results", default="reports/results.json", help="results.json to render")
     ap.add_argument("--out", default="reports", help="folder to write the report into")
-    ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
-                   help="diff two results.json; exit 1 if a verdict flipped")
+    ap.add_argument(
+        "--compare", nargs=2, metavar=("OLD", "NEW"), help="diff two results.json; exit 1 if a verdict flipped"
+    )
     args = ap.parse_args(argv)
     try:
         if args.compare:

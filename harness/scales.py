@@ -1,51 +1,176 @@
-"""The scale table (``fixtures/scales.toml``) and the paper's numbers (``fixtures/paper.toml``),
-and the run specs a claim asks for at a scale."""
+"""The scale table (``fixtures/scales.toml``) as typed, validated ``Scale`` records, and the
+paper's numbers and bars (``fixtures/paper.toml``).
+
+A scale is read once and checked against the fields of ``Scale``: an unknown, missing or
+mistyped key is one ``ScaleError`` naming the file, the scale and the key. Every size a
+claim uses comes from here; no claim hard-codes one.
+"""
+
 from __future__ import annotations
 
+import dataclasses
 import tomllib
-from dataclasses import replace
-from functools import lru_cache
+import types
+import typing
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
-from types import SimpleNamespace
 
 from .runs import RunSpec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-@lru_cache(maxsize=None)
+class ScaleError(ValueError):
+    """A scale table entry that does not fit ``Scale``: one line naming the file and key."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The sizes of one scale. ``images = 0`` in the table means all training images."""
+
+    name: str
+    device: str  # the device the scale is meant for ("cpu" or "cuda")
+    judged: bool  # false: verdicts are not meaningful (the smoke scale only exercises code paths)
+    bars: str  # the column of fixtures/paper.toml bars this scale is judged by
+    dataset: str
+    images: int | None  # training images (None: all)
+    model: str
+    width: float  # VGG body width; the first layer keeps `first` filters
+    first: int  # first-layer filters
+    steps: int
+    lr: float
+    momentum: float
+    batch: int
+    snapshots: tuple[int, ...]  # extra steps at which the first layer is saved
+    eval_images: int  # train/test images evaluated at the end of a run
+    seeds_true: int
+    seeds_random: int
+    seeds_extra: int  # seeds of binary subsets and App. D variants
+    widths: tuple[int, ...]  # first-layer widths compared with `first` (Table 1 WIDTH)
+    resnet: str
+    resnet_width: float
+    resnet_steps: int
+    frozen_models: tuple[str, ...]
+    binary: tuple[str, ...]  # Table 3 binary subsets
+    d1_components: tuple[int, ...]  # App. D.1 label components
+    d2: tuple[tuple[int, float], ...]  # App. D.2 (component, alpha)
+    random_init_seeds: int  # random filter banks (Fig. 6, Table 3 RANDOM INIT.)
+    label_patch: tuple[tuple[str, int], ...]  # Fig. 5 (dataset copy, patch size)
+    label_patch_images: int | None  # images per Fig. 5 dataset (None: all)
+    whitening_images: int  # images whose C(delta) is measured (Fig. 6)
+    large_patch_images: int  # images for the PCA of patches larger than 3x3 (App. C 7x7)
+    large_patch_stride: int  # and the stride of those patches
+    extra_datasets: tuple[str, ...]  # datasets beside `dataset` for Table 1 / 2
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return (self.dataset, *self.extra_datasets)
+
+    def spec(self, **over) -> RunSpec:
+        """The scale's standard run, with ``over`` changed (labels, seed, model, ...)."""
+        base = RunSpec(
+            dataset=self.dataset,
+            images=self.images,
+            model=self.model,
+            width=self.width,
+            first=self.first,
+            steps=self.steps,
+            lr=self.lr,
+            momentum=self.momentum,
+            batch=self.batch,
+            snapshots=self.snapshots,
+            eval_images=self.eval_images,
+        )
+        return replace(base, **over)
+
+    def seeds(self, n: int, **over) -> list[RunSpec]:
+        """``spec(seed=k, **over)`` for k = 0..n-1."""
+        return [self.spec(seed=k, **over) for k in range(n)]
+
+
+@cache
 def _toml(name: str) -> dict:
     return tomllib.loads((FIXTURES / name).read_text())
 
 
-def scales() -> list[str]:
+def _convert(where: str, value, kind):
+    """``value`` as the annotated type ``kind`` (lists become tuples), or ScaleError."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ScaleError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(where, v, args[0]) for v in value)
+        if len(value) != len(args):
+            raise ScaleError(f"{where}: expected {len(args)} items, got {value!r}")
+        return tuple(_convert(where, v, a) for v, a in zip(value, args, strict=True))
+    if origin in (typing.Union, types.UnionType):  # int | None: 0 in the table means None
+        return None if value == 0 else _convert(where, value, args[0])
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ScaleError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def names() -> list[str]:
+    """The scales defined in fixtures/scales.toml."""
     return list(_toml("scales.toml"))
 
 
-def scale(name: str) -> SimpleNamespace:
-    """The sizes of scale ``name`` (attribute access; ``images = 0`` means all)."""
+@cache
+def scale(name: str) -> Scale:
+    """Scale ``name`` from fixtures/scales.toml, validated (ScaleError names file and key)."""
     table = _toml("scales.toml")
     if name not in table:
-        raise ValueError(f"unknown scale '{name}': choose one of {', '.join(table)} (fixtures/scales.toml)")
-    s = SimpleNamespace(name=name, **table[name])
-    s.images = s.images or None
-    s.pca_images = s.pca_images or None
-    return s
+        raise ScaleError(f"fixtures/scales.toml: unknown scale '{name}'; choose one of {', '.join(table)}")
+    return parse_scale(name, table[name])
+
+
+def parse_scale(name: str, entry: dict, file: str = "fixtures/scales.toml") -> Scale:
+    """A ``Scale`` from one table of ``file``: every field of ``Scale`` present, no other key,
+    each of its annotated type; else one ScaleError naming the file, scale and key."""
+    hints = typing.get_type_hints(Scale)
+    fields = [f.name for f in dataclasses.fields(Scale) if f.name != "name"]
+    unknown = sorted(set(entry) - set(fields))
+    missing = [f for f in fields if f not in entry]
+    if unknown:
+        raise ScaleError(f"{file} [{name}]: unknown key '{unknown[0]}'")
+    if missing:
+        raise ScaleError(f"{file} [{name}]: missing key '{missing[0]}'")
+    values = {f: _convert(f"{file} [{name}] {f}", entry[f], hints[f]) for f in fields}
+    return Scale(name=name, **values)
 
 
 def paper(claim: str) -> dict:
-    """The paper's value, source and thresholds for a claim family (fixtures/paper.toml)."""
-    return _toml("paper.toml")[claim]
+    """The paper's value, source and bars for a claim family (fixtures/paper.toml)."""
+    table = _toml("paper.toml")
+    if claim not in table:
+        raise KeyError(f"fixtures/paper.toml has no [{claim}] section")
+    return table[claim]
 
 
-def bar(claim: str, scale_name: str) -> float:
-    """The threshold of ``claim`` at a scale: the ``cpu`` bar at cpu, else ``paper_scale``."""
-    entry = paper(claim)
-    return entry["cpu"] if scale_name == "cpu" else entry["paper_scale"]
+def families() -> list[str]:
+    """The claim families fixtures/paper.toml describes."""
+    return list(_toml("paper.toml"))
 
 
-def spec(s: SimpleNamespace, **over) -> RunSpec:
-    """The scale's standard VGG run, with ``over`` changed (labels, seed, model, ...)."""
-    base = RunSpec(dataset=s.dataset, images=s.images, model=s.model, width=s.width, steps=s.steps,
-                   lr=s.lr, momentum=s.momentum, batch=s.batch, snapshots=tuple(s.snapshots))
-    return replace(base, **over)
+def paper_value(claim: str, key: str = "") -> str:
+    """The paper's printed value for a claim (per dataset or variant ``key`` where the paper
+    gives one per row); "not in the paper" for a row the paper does not report."""
+    value = paper(claim).get("paper", "")
+    if isinstance(value, dict):
+        return value.get(key, "not in the paper")
+    return value
+
+
+def bar(claim: str, s: Scale, name: str = "bar"):
+    """The threshold ``name`` of ``claim`` for the bars column of scale ``s``."""
+    entry = paper(claim)[name]
+    if isinstance(entry, dict):
+        if s.bars not in entry:
+            raise KeyError(f"fixtures/paper.toml [{claim}] {name} has no '{s.bars}' bar (scale {s.name})")
+        return entry[s.bars]
+    return entry

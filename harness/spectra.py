@@ -3,6 +3,7 @@
 All statistics are exact: the centred patch covariance is summed exactly (integer sums for
 uint8 pixels, float64 otherwise) and diagonalised with ``eigh``; no randomized decomposition.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ class PatchPCA:
         return self.eigvals.shape[0]
 
 
-def patch_covariance(images: torch.Tensor, size: int, stride: int = 1, batch: int | None = None,
-                     stats: tuple | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def patch_covariance(
+    images: torch.Tensor, size: int, stride: int = 1, batch: int | None = None, stats: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Centred covariance (1/N) sum (p - m)(p - m)^T of all patches and their mean.
 
     uint8 images (stride 1) take the exact integer path (``_uint8_moments``); ``stats`` =
@@ -84,7 +86,7 @@ def _float_moments(images, size, stride, batch):
     outer = torch.zeros(dim, dim, dtype=torch.float64)
     count = 0
     for start in range(0, images.shape[0], batch):
-        p = extract_patches(images[start:start + batch].to("cpu", torch.float64), size, stride)
+        p = extract_patches(images[start : start + batch].to("cpu", torch.float64), size, stride)
         total += p.sum(0)
         outer += p.T @ p
         count += p.shape[0]
@@ -125,12 +127,13 @@ def _uint8_moments(pixels: torch.Tensor, k: int, blocks_per_batch: int = 4):
     for b0 in range(0, n_blocks, batch):
         nb = min(batch, n_blocks - b0)
         start, m, npad = b0 * per, min(nb * per, n_img - b0 * per), nb * per
-        t = shifted[:chw * npad].view(chw, npad)
-        torch.bitwise_xor(flat[start:start + m].T, 128, out=t[:, :m])
+        t = shifted[: chw * npad].view(chw, npad)
+        torch.bitwise_xor(flat[start : start + m].T, 128, out=t[:, :m])
         t[:, m:].zero_()  # padding images: mid-grey, zero after the shift
         # cols[b, x, (ch, i), (grp, p)] = u[p of block b, ch, grp * g + i, x] - 128
-        src = t.view(torch.int8).as_strided((nb, w, c, rows, groups, per),
-                                            (per, npad, h * w * npad, w * npad, g * w * npad, 1))
+        src = t.view(torch.int8).as_strided(
+            (nb, w, c, rows, groups, per), (per, npad, h * w * npad, w * npad, g * w * npad, 1)
+        )
         n = nb * w
         cols[:n].view(nb, w, c, rows, groups, per).copy_(src)
         right = cols.as_strided((n, k * big, length), (big * length, length, 1))  # x, ..., x+k-1
@@ -138,21 +141,22 @@ def _uint8_moments(pixels: torch.Tensor, k: int, blocks_per_batch: int = 4):
         gram += prod[:n].view(nb, w, big, k * big).sum(0, dtype=torch.float64)
         colsum += cols[:n].sum(-1).view(nb, w, big).sum(0, dtype=torch.float64)
     tall = gram.view(w, c, rows, k, c, rows)
-    gram = sum(tall[:, :, i:i + k, :, :, i:i + k] for i in range(g)).reshape(w, r, k * r)
-    sums = sum(colsum.view(w, c, rows)[:, :, i:i + k] for i in range(g))  # (x, ch, dy) over windows
+    gram = sum(tall[:, :, i : i + k, :, :, i : i + k] for i in range(g)).reshape(w, r, k * r)
+    sums = sum(colsum.view(w, c, rows)[:, :, i : i + k] for i in range(g))  # (x, ch, dy) over windows
     run = torch.cat([gram.new_zeros(1, r, k * r), gram.cumsum(0)])
     outer = torch.zeros(k, r, k, r, dtype=torch.float64)  # (dx, c*k+dy) ordering
     for a in range(k):
         for b in range(a, k):
-            blk = (run[a + wv] - run[a])[:, (b - a) * r:(b - a + 1) * r]
+            blk = (run[a + wv] - run[a])[:, (b - a) * r : (b - a + 1) * r]
             outer[a, :, b, :], outer[b, :, a, :] = blk, blk.T
     outer = outer.view(k, c, k, k, c, k).permute(1, 2, 0, 4, 5, 3).reshape(c * k * k, c * k * k)
-    total = torch.stack([sums[dx:dx + wv, ch, dy].sum() for ch in range(c) for dy in range(k) for dx in range(k)])
+    total = torch.stack([sums[dx : dx + wv, ch, dy].sum() for ch in range(c) for dy in range(k) for dx in range(k)])
     return outer, total, n_img * hv * wv
 
 
-def patch_pca(images: torch.Tensor, size: int = 3, stride: int = 1, batch: int | None = None,
-              stats: tuple | None = None) -> PatchPCA:
+def patch_pca(
+    images: torch.Tensor, size: int = 3, stride: int = 1, batch: int | None = None, stats: tuple | None = None
+) -> PatchPCA:
     """Exact patch PCA (Def. 2.1 / 4.1): ``eigh`` of the centred patch covariance. Pass the
     uint8 pixels and their normalisation ``stats`` for the exact integer path."""
     cov, mean, count = patch_covariance(images, size, stride, batch, stats)
@@ -191,13 +195,17 @@ def energy_profile(weights, pca: PatchPCA, init=None, normalize: bool = True) ->
         w = w - torch.as_tensor(init).detach().to("cpu", torch.float64)
     w = w.reshape(w.shape[0], -1).numpy()
     if w.shape[1] != pca.dim:
-        raise ValueError(f"energy_profile: filters have {w.shape[1]} weights, the PCA has {pca.dim} "
-                         f"dimensions ({pca.channels}x{pca.size}x{pca.size} patches)")
+        raise ValueError(
+            f"energy_profile: filters have {w.shape[1]} weights, the PCA has {pca.dim} "
+            f"dimensions ({pca.channels}x{pca.size}x{pca.size} patches)"
+        )
     e = np.sqrt(np.mean((w @ pca.eigvecs) ** 2, axis=0))
     peak = e.max()
     if not np.isfinite(peak) or peak <= 0:
-        raise ValueError("energy_profile: the filter bank has no energy (all zeros or not finite); "
-                         "was the first layer frozen, or W equal to W_init?")
+        raise ValueError(
+            "energy_profile: the filter bank has no energy (all zeros or not finite); "
+            "was the first layer frozen, or W equal to W_init?"
+        )
     return e / peak if normalize else e
 
 
@@ -214,5 +222,6 @@ def correlation(a, b) -> float:
 def pairwise_correlations(profiles) -> np.ndarray:
     """Correlations of every unordered pair of profiles (for seed/width consistency)."""
     profiles = list(profiles)
-    return np.array([correlation(profiles[i], profiles[j])
-                     for i in range(len(profiles)) for j in range(i + 1, len(profiles))])
+    return np.array(
+        [correlation(profiles[i], profiles[j]) for i in range(len(profiles)) for j in range(i + 1, len(profiles))]
+    )

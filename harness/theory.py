@@ -12,6 +12,7 @@ Where the paper disagrees with its own derivation we follow the derivation:
 - the proof sketch of Thm 4.3 says e_i -> 1/lambda_i^2 as t -> inf; eq. 7 gives
   e_i -> 1/lambda_i (as Appendix A.6 and eq. 18 say): the whitening profile.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .spectra import PatchPCA
+from .spectra import PatchPCA, correlation, energy_profile, pca_of_patches
 
 
 def default_eta(lambdas) -> float:
@@ -37,7 +38,7 @@ def formula_profile(lambdas, t, eta: float | None = None, normalize: bool = True
     if np.any(lam < 0):
         raise ValueError("formula_profile: lambdas must be >= 0 (square roots of eigenvalues)")
     eta = default_eta(lam) if eta is None else float(eta)
-    x = eta * lam ** 2
+    x = eta * lam**2
     if np.any(x >= 1):
         raise ValueError(f"formula_profile: eta={eta:g} is not below 1/max lambda^2={1 / lam.max() ** 2:g}")
     ts = np.atleast_1d(np.asarray(t, np.float64))
@@ -137,8 +138,9 @@ def random_covariance(dim: int, decades: float, seed: int) -> np.ndarray:
     return (q * np.logspace(0, -decades, dim)) @ q.T
 
 
-def simulate_linear_cnn(patches: torch.Tensor, labels: torch.Tensor, filters: int, steps: int,
-                        eta: float, init_scale: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def simulate_linear_cnn(
+    patches: torch.Tensor, labels: torch.Tensor, filters: int, steps: int, eta: float, init_scale: float, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Full-batch gradient descent on the depth-2 linear CNN of App. A (eq. 8: K filters,
     global average pool over the J patches of an image, sum over filters, MSE loss).
 
@@ -149,14 +151,14 @@ def simulate_linear_cnn(patches: torch.Tensor, labels: torch.Tensor, filters: in
     n_out = labels.shape[1]
     w0 = init_scale * torch.randn(n_out, filters, patches.shape[2], generator=g, dtype=torch.float64)
     w = w0.clone().requires_grad_(True)
-    mean_patch = patches.double().mean(1)            # average patch of each image, (N, d)
+    mean_patch = patches.double().mean(1)  # average patch of each image, (N, d)
     y = labels.double()
     # The MSE (1/N) sum_x (p_bar^T s - y)^2 with s = sum_k w_k, written through its sufficient
     # statistics A = E[p_bar p_bar^T], b = E[p_bar y] (eq. 9), up to the constant E[y^2]:
     A = mean_patch.T @ mean_patch / len(y)
-    b = mean_patch.T @ y / len(y)                     # (d, R)
+    b = mean_patch.T @ y / len(y)  # (d, R)
     for _ in range(steps):
-        s = w.sum(1).T                                # (d, R)
+        s = w.sum(1).T  # (d, R)
         loss = ((A @ s) * s).sum() - 2 * (b * s).sum()
         (grad,) = torch.autograd.grad(loss, w)
         with torch.no_grad():
@@ -169,3 +171,24 @@ def linear_cnn_eta(patches: torch.Tensor, filters: int, eta: float) -> float:
     of ``simulate_linear_cnn`` moves the summed filter s by 2 eta K (A s - b), and A's
     eigenvalues are lambda_i^2 / J when patches within an image are uncorrelated."""
     return 2 * eta * filters / patches.shape[1]
+
+
+def synthetic_patches(seed: int, decades: float, images: int = 1000, patches: int = 16, draws: int = 1024):
+    """Thm 4.2's premises made true: patches (N, J, 27) iid N(0, Sigma) within and across
+    images (Sigma's eigenvalues log-spaced over ``decades``), and R = ``draws`` label vectors
+    independent of them. Returns (patches, labels (N, R), their exact PCA)."""
+    rng = np.random.default_rng(seed)
+    cov = random_covariance(27, decades, seed)
+    p = torch.from_numpy(rng.multivariate_normal(np.zeros(27), cov, size=(images, patches)))
+    labels = torch.from_numpy(rng.standard_normal((images, draws)))
+    return p, labels, pca_of_patches(p, 3, 3)
+
+
+def linear_cnn_fit(patches, labels, pca, filters: int, steps: int, init_scale: float, seed: int = 0):
+    """Thm 4.2 measured: corr(energy profile of W(t) - W(0) of the simulated linear CNN, eq. 3
+    at the same t and step), and W(0), W(t). The step is inside the stable range."""
+    eta = 0.4 / (2 * filters * pca.eigvals[0] / patches.shape[1])
+    w0, wt = simulate_linear_cnn(patches, labels, filters, steps, eta, init_scale, seed)
+    e = energy_profile((wt - w0).reshape(-1, pca.dim), pca)
+    f = formula_profile(pca.lambdas, steps, linear_cnn_eta(patches, filters, eta))
+    return correlation(e, f), w0, wt

@@ -1,5 +1,6 @@
-"""harness.data (ImageFolder decode + cache, missing data, label variants), harness.models,
+"""harness.sources (ImageFolder decode + cache, missing data), harness.data (labels, variants), harness.models,
 and the input/label transforms of harness.train (App. D), on tiny synthetic data."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +9,9 @@ from PIL import Image
 
 from harness import data as D
 from harness import models
+from harness import sources as S
+from harness.data import energy_decile_labels, scale_component
 from harness.spectra import extract_patches
-from harness.train import energy_decile_labels, scale_component
 
 
 def write_tree(root, splits=("train", "test"), classes=("a", "b"), per_class=3, seed=0):
@@ -29,10 +31,11 @@ def write_tree(root, splits=("train", "test"), classes=("a", "b"), per_class=3, 
 
 # ---------------------------------------------------------------- load_split
 
+
 def test_load_split_image_folder_and_decode_cache(tmp_path):
     written = write_tree(tmp_path / "toy")
     cache = tmp_path / "c"
-    im = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    im = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert im.pixels.dtype == torch.uint8 and im.pixels.shape == (6, 3, 8, 8)
     assert im.classes == ("a", "b") and len(im) == 6
     assert im.labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -43,11 +46,11 @@ def test_load_split_image_folder_and_decode_cache(tmp_path):
     # the second call reads the cache: it works even with the images gone
     for png in (tmp_path / "toy" / "train").rglob("*.png"):
         png.unlink()
-    again = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    again = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert torch.equal(again.pixels, im.pixels) and torch.equal(again.labels, im.labels)
     assert again.classes == ("a", "b")
     # the test split is cached separately
-    test = D.load_split("toy", "test", root=tmp_path, cache_dir=cache)
+    test = S.load_split("toy", "test", root=tmp_path, cache_dir=cache)
     assert_array_equal(test.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["test"]))
     assert len(list((cache / "data").glob("*.pt"))) == 2
 
@@ -55,29 +58,29 @@ def test_load_split_image_folder_and_decode_cache(tmp_path):
 def test_load_split_corrupt_cache_is_redecoded(tmp_path):
     write_tree(tmp_path / "toy", splits=("train",))
     cache = tmp_path / "c"
-    first = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    first = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     (file,) = (cache / "data").glob("*.pt")
     file.write_bytes(b"not a torch file")
-    again = D.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    again = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert torch.equal(again.pixels, first.pixels)
 
 
 def test_load_split_test_falls_back_to_val(tmp_path):
     written = write_tree(tmp_path / "toy", splits=("train", "val"), seed=1)
-    im = D.load_split("toy", "test", root=tmp_path)
+    im = S.load_split("toy", "test", root=tmp_path)
     assert_array_equal(im.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["val"]))
     assert im.classes == ("a", "b")
 
 
 def test_load_split_absolute_path(tmp_path):
     write_tree(tmp_path / "elsewhere", splits=("train",))
-    im = D.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
+    im = S.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
     assert im.pixels.shape == (6, 3, 8, 8)
 
 
 def test_missing_dataset_message(tmp_path):
-    with pytest.raises(D.DatasetNotFound) as info:
-        D.load_split("cifar100", root=tmp_path)
+    with pytest.raises(S.DatasetNotFound) as info:
+        S.load_split("cifar100", root=tmp_path)
     msg = str(info.value)
     assert isinstance(info.value, FileNotFoundError)
     assert str(tmp_path / "cifar-100-python") in msg
@@ -86,24 +89,25 @@ def test_missing_dataset_message(tmp_path):
 
 
 def test_missing_folder_dataset_message_has_no_download_hint(tmp_path):
-    with pytest.raises(D.DatasetNotFound) as info:
-        D.load_split("toy", root=tmp_path)
+    with pytest.raises(S.DatasetNotFound) as info:
+        S.load_split("toy", root=tmp_path)
     msg = str(info.value)
     assert str(tmp_path / "toy") in msg and "--download" not in msg and "\n" not in msg
 
 
 def test_folder_without_the_split_is_not_found(tmp_path):
     (tmp_path / "toy" / "other").mkdir(parents=True)
-    with pytest.raises(D.DatasetNotFound):
-        D.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
+    with pytest.raises(S.DatasetNotFound):
+        S.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
 
 
 def test_default_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FIRSTLAYER_DATA", str(tmp_path))
-    assert D.default_root() == tmp_path
+    assert S.default_root() == tmp_path
 
 
 # ---------------------------------------------------------------- subsets and labels
+
 
 def sorted_images(per_class=10, classes=D.CIFAR10_CLASSES):
     """Like an ImageFolder copy: sorted by class."""
@@ -170,6 +174,7 @@ def test_normalise_per_channel():
 
 # ---------------------------------------------------------------- models
 
+
 @pytest.fixture(scope="module")
 def batch():
     return torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -202,8 +207,9 @@ def test_linear_cnn_output(batch):
     out = m(batch)
     assert out.shape == (2,)
     w = models.first_layer(m).weight
-    assert_allclose(out.detach().numpy(),
-                    torch.nn.functional.conv2d(batch, w).mean((2, 3)).sum(1).detach().numpy(), rtol=1e-5)
+    assert_allclose(
+        out.detach().numpy(), torch.nn.functional.conv2d(batch, w).mean((2, 3)).sum(1).detach().numpy(), rtol=1e-5
+    )
 
 
 def test_freeze_first_layer_only():
@@ -236,6 +242,7 @@ def test_vgg_stride3_stem(batch):
 
 
 # ---------------------------------------------------------------- train: App. D transforms
+
 
 def unit(d=27, seed=0):
     u = np.random.default_rng(seed).standard_normal(d)

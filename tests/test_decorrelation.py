@@ -1,5 +1,6 @@
 """harness.decorrelation (spatial autocorrelation, spectral whitening) and harness.labelstats
 against explicit references."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,8 +27,8 @@ def loop_autocorrelation(x, max_shift):
     y = x.double() - x.double().mean((0, 2, 3), keepdim=True)
     c = []
     for d in range(max_shift + 1):
-        h = np.mean([float((y[n, :, :, d:] * y[n, :, :, :y.shape[3] - d]).sum(0).mean()) for n in range(len(y))])
-        v = np.mean([float((y[n, :, d:, :] * y[n, :, :y.shape[2] - d, :]).sum(0).mean()) for n in range(len(y))])
+        h = np.mean([float((y[n, :, :, d:] * y[n, :, :, : y.shape[3] - d]).sum(0).mean()) for n in range(len(y))])
+        v = np.mean([float((y[n, :, d:, :] * y[n, :, : y.shape[2] - d, :]).sum(0).mean()) for n in range(len(y))])
         c.append((h + v) / 2)
     return np.array(c) / c[0]
 
@@ -80,8 +81,7 @@ def test_autocorrelation_identity_bank_equals_rgb():
 def test_autocorrelation_with_a_filter_bank_uses_valid_conv():
     x = white(4, 16, seed=3)
     w = torch.randn(5, 3, 3, 3, generator=torch.Generator().manual_seed(4))
-    assert_allclose(autocorrelation(x, w, max_shift=3), loop_autocorrelation(F.conv2d(x, w), 3),
-                    rtol=1e-5, atol=1e-7)
+    assert_allclose(autocorrelation(x, w, max_shift=3), loop_autocorrelation(F.conv2d(x, w), 3), rtol=1e-5, atol=1e-7)
 
 
 def periodic_smooth(n=16, size=32, seed=5):
@@ -119,6 +119,7 @@ def test_spectral_whitening_flattens_mean_power_spectrum():
 
 # ---------------------------------------------------------------- labelstats
 
+
 def test_label_correlations_match_corrcoef():
     rng = np.random.default_rng(0)
     labels = np.concatenate([np.arange(4), rng.integers(0, 4, 56)])  # every class present
@@ -146,7 +147,7 @@ def test_image_pca_stats_match_explicit_patches(stride):
     coef, energy = image_pca_stats(x, pca, stride=stride, batch=2)
     assert coef.shape == energy.shape == (5, 27)
     for n in range(5):
-        p = extract_patches(x[n:n + 1].double(), 3, stride).numpy()
+        p = extract_patches(x[n : n + 1].double(), 3, stride).numpy()
         proj = (p - pca.mean) @ pca.eigvecs
         assert_allclose(coef[n], proj.mean(0), rtol=1e-4, atol=1e-5)
-        assert_allclose(energy[n], (proj ** 2).mean(0), rtol=1e-4, atol=1e-5)
+        assert_allclose(energy[n], (proj**2).mean(0), rtol=1e-4, atol=1e-5)

@@ -1,30 +1,26 @@
 """Every claim's check must be able to fail: each test here feeds a claim's check an input
 where the claim is false and asserts that the check rejects it."""
+
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from harness.data import load_split, normalise, subset
+from harness.checks import frozen_violations, guard, profile
+from harness.data import normalise, subset
 from harness.decorrelation import autocorrelation
 from harness.labelstats import image_pca_stats, label_correlations
-from harness.scales import bar, paper, spec
+from harness.models import random_banks
+from harness.scales import bar, paper
+from harness.scales import scale as load_scale
+from harness.sources import default_root, load_split
 from harness.spectra import correlation, energy_profile, pairwise_correlations, patch_pca
-from harness.theory import fit_formula, formula_profile
+from harness.theory import fit_formula, formula_profile, linear_cnn_fit, synthetic_patches
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "claims"))
-from common import guard, profile  # noqa: E402  (the claims' own checks)
-from test_frozen import frozen_violations  # noqa: E402
-from test_linear_theory import synthetic, theorem_4_2_fit  # noqa: E402
-
-
-def random_banks(n, filters=64):
-    return [torch.nn.init.kaiming_uniform_(torch.empty(filters, 3, 3, 3), a=np.sqrt(5),
-                                           generator=torch.Generator().manual_seed(s)) for s in range(n)]
+CPU = load_scale("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +33,34 @@ def _images(n):
     return normalise(subset(train, n).pixels)[0]
 
 
-needs_data = pytest.mark.skipif(not (Path(__import__("harness.data").data.default_root()) / "cifar10-exact").exists(),
-                                reason="cifar10-exact not under FIRSTLAYER_DATA")
+needs_data = pytest.mark.skipif(
+    not (Path(default_root()) / "cifar10-exact").exists(), reason="cifar10-exact not under FIRSTLAYER_DATA"
+)
 
 
 # ---- Theorem 4.2 (linear theory): premise broken -> the property fails
 
+
 def test_linear_theory_fails_when_labels_follow_a_pca_direction():
-    patches, labels, pca = synthetic(seed=3, decades=3.0)
+    patches, labels, pca = synthetic_patches(seed=3, decades=3.0)
     u = torch.from_numpy(pca.eigvecs[:, 5])
     correlated = labels + 5 * (patches.mean(1) @ u)[:, None]
-    ok, _, _ = theorem_4_2_fit(patches, labels, pca, filters=4, steps=100, init_scale=0.0)
-    broken, _, _ = theorem_4_2_fit(patches, correlated, pca, filters=4, steps=100, init_scale=0.0)
+    ok, _, _ = linear_cnn_fit(patches, labels, pca, filters=4, steps=100, init_scale=0.0)
+    broken, _, _ = linear_cnn_fit(patches, correlated, pca, filters=4, steps=100, init_scale=0.0)
     assert ok >= paper("linear_theory")["min_fit"] > broken
 
 
 # ---- formula (Table 3): random-init filters fail the fit
 
+
 @needs_data
 def test_formula_rejects_random_filters(cifar_pca):
     fits = [fit_formula(energy_profile(w, cifar_pca), cifar_pca.lambdas).correlation for w in random_banks(10)]
-    assert max(fits) < bar("formula", "cpu")
+    assert max(fits) < bar("formula", CPU)
 
 
 # ---- guard: an early profile (eq. 3 at small t ~ lambda) is rejected
+
 
 @needs_data
 def test_guard_rejects_trivial_profiles(cifar_pca):
@@ -71,42 +71,46 @@ def test_guard_rejects_trivial_profiles(cifar_pca):
 
 @pytest.mark.slow
 def test_guard_rejects_a_too_short_run(runs, pca, scale):
-    run = runs.get(spec(scale, seed=0))
+    run = runs.get(scale.spec(seed=0))
     with pytest.raises(AssertionError, match="too short"):
         guard([profile(run, pca(run.spec), step=scale.snapshots[0])], pca(run.spec))
 
 
 # ---- seed / width (Table 1): unrelated filter banks do not look consistent
 
+
 @needs_data
 def test_seed_check_rejects_random_banks(cifar_pca):
     corr = pairwise_correlations([energy_profile(w, cifar_pca) for w in random_banks(3)])
-    assert corr.mean() < bar("seed", "cpu")
+    assert corr.mean() < bar("seed", CPU)
 
 
 # ---- random_labels (Table 2): energy-correlated labels break true ~ random
 
+
 @pytest.mark.slow
 def test_random_labels_check_rejects_energy_labels(runs, pca, scale):
-    p = pca(spec(scale))
-    energy = profile(runs.get(spec(scale, seed=0, labels=f"energy:{scale.d1_components[-1]}")), p)
-    rand = profile(runs.get(spec(scale, seed=0, labels="random")), p)
-    assert correlation(energy, rand) < bar("random_labels", scale.name)
+    p = pca(scale.spec())
+    energy = profile(runs.get(scale.spec(seed=0, labels=f"energy:{scale.d1_components[-1]}")), p)
+    rand = profile(runs.get(scale.spec(seed=0, labels="random")), p)
+    assert correlation(energy, rand) < bar("random_labels", scale)
 
 
 # ---- appendix_d1: true labels in place of energy labels show no drop
 
+
 @pytest.mark.slow
 def test_appendix_d1_check_rejects_uncorrelated_labels(runs, pca, scale):
     """Labels that do not follow the patch energy (true labels, another seed) show no drop."""
-    p = pca(spec(scale))
-    rand = [profile(runs.get(spec(scale, seed=s, labels="random")), p) for s in range(scale.seeds_random)]
-    base = np.mean([correlation(profile(runs.get(spec(scale, seed=0)), p), b) for b in rand])
-    other = np.mean([correlation(profile(runs.get(spec(scale, seed=scale.seeds_true - 1)), p), b) for b in rand])
-    assert base - other < paper("appendix_d1")["cpu_min_drop"]
+    p = pca(scale.spec())
+    rand = [profile(runs.get(scale.spec(seed=s, labels="random")), p) for s in range(scale.seeds_random)]
+    base = np.mean([correlation(profile(runs.get(scale.spec(seed=0)), p), b) for b in rand])
+    other = np.mean([correlation(profile(runs.get(scale.spec(seed=scale.seeds_true - 1)), p), b) for b in rand])
+    assert base - other < bar("appendix_d1", CPU)
 
 
 # ---- whitening (Fig. 6): random filters do not decorrelate
+
 
 @needs_data
 def test_whitening_check_rejects_random_filters():
@@ -117,6 +121,7 @@ def test_whitening_check_rejects_random_filters():
 
 
 # ---- label_patch (Fig. 5): labels built from PCA coefficients are caught
+
 
 @needs_data
 def test_label_patch_check_rejects_coefficient_labels(cifar_pca):
@@ -129,6 +134,7 @@ def test_label_patch_check_rejects_coefficient_labels(cifar_pca):
 
 
 # ---- frozen (Fig. 2): a frozen net that trains worse is caught
+
 
 def test_frozen_check_rejects_a_worse_frozen_net():
     learned = {"train_acc": 0.90, "train_loss": 0.30}

@@ -1,4 +1,5 @@
 """harness.report: build() from a synthetic results dict, compare(), and the CLI."""
+
 import copy
 import html
 import json
@@ -11,31 +12,68 @@ from harness import report
 
 def claim(cid, verdict, measured=0.95, sd=None, n=None, figures=(), reason=""):
     return {
-        "id": cid, "nodeid": f"claims/test_x.py::test_{cid}", "claim": cid.split("[")[0],
-        "title": f"Title of {cid}", "source": "Table 1, SEED", "dataset": "cifar10",
-        "data_source": "data/cifar-10-batches-py", "paper": "0.99", "measured": measured,
-        "sd": sd, "n": n, "threshold": ">= 0.90 (cpu scale; paper scale >= 0.97)",
-        "verdict": verdict, "reason": reason, "scale": "cpu", "device": "cpu", "seconds": 12.5,
-        "details": {"guard": 0.123456, "note": "a <b>| pipe"}, "figures": list(figures),
+        "id": cid,
+        "nodeid": f"claims/test_x.py::test_{cid}",
+        "claim": cid.split("[")[0],
+        "title": f"Title of {cid}",
+        "source": "Table 1, SEED",
+        "dataset": "cifar10",
+        "data_source": "data/cifar-10-batches-py",
+        "paper": "0.99",
+        "measured": measured,
+        "sd": sd,
+        "n": n,
+        "threshold": ">= 0.90 (cpu scale; paper scale >= 0.97)",
+        "verdict": verdict,
+        "reason": reason,
+        "scale": "cpu",
+        "device": "cpu",
+        "seconds": 12.5,
+        "details": {"guard": 0.123456, "note": "a <b>| pipe"},
+        "figures": list(figures),
     }
 
 
-LINES = {"kind": "lines", "name": "curve", "title": "curve", "xlabel": "epoch", "ylabel": "loss",
-         "logy": True, "logx": False, "series": [
-             {"label": "trained", "x": [1, 2, 3], "y": [1.0, 0.5, 0.25], "sd": [0.1, 0.05, 0.02],
-              "style": "solid"},
-             {"label": "theory", "x": [1, 2, 3], "y": [1.0, 0.6, 0.3], "sd": None, "style": "dashed"}]}
-HEAT = {"kind": "heatmap", "name": "corr", "title": "corr", "xlabel": "j", "ylabel": "i",
-        "rows": ["a", "b"], "cols": ["x", "y", "z"], "matrix": [[0.1, -0.5, 0.9], [0.0, 0.3, -1.0]],
-        "vmin": None, "vmax": None}
+LINES = {
+    "kind": "lines",
+    "name": "curve",
+    "title": "curve",
+    "xlabel": "epoch",
+    "ylabel": "loss",
+    "logy": True,
+    "logx": False,
+    "series": [
+        {"label": "trained", "x": [1, 2, 3], "y": [1.0, 0.5, 0.25], "sd": [0.1, 0.05, 0.02], "style": "solid"},
+        {"label": "theory", "x": [1, 2, 3], "y": [1.0, 0.6, 0.3], "sd": None, "style": "dashed"},
+    ],
+}
+HEAT = {
+    "kind": "heatmap",
+    "name": "corr",
+    "title": "corr",
+    "xlabel": "j",
+    "ylabel": "i",
+    "rows": ["a", "b"],
+    "cols": ["x", "y", "z"],
+    "matrix": [[0.1, -0.5, 0.9], [0.0, 0.3, -1.0]],
+    "vmin": None,
+    "vmax": None,
+}
 
 
 @pytest.fixture
 def results():
     return {
-        "meta": {"commit": "abc123", "date": "2024-01-01T00:00:00", "torch": "2.4.0",
-                 "python": "3.11.9", "scale": "cpu", "device": "cpu", "wall_s": 3723.4,
-                 "command": "pytest claims/"},
+        "meta": {
+            "commit": "abc123",
+            "date": "2024-01-01T00:00:00",
+            "torch": "2.4.0",
+            "python": "3.11.9",
+            "scale": "cpu",
+            "device": "cpu",
+            "wall_s": 3723.4,
+            "command": "pytest claims/",
+        },
         "claims": [
             claim("seed[cifar10]", "PASS", sd=0.012, n=3, figures=[LINES]),
             claim("seed", "DEVIATES", measured=0.8, reason="below paper", figures=[HEAT]),
@@ -80,15 +118,14 @@ def test_compare_flags_flip_and_ignores_unchanged(results):
     new = copy.deepcopy(results)
     new["claims"][0].update(verdict="FAIL", measured=0.5)
     rows = report.compare(results, new)  # NaN == NaN and None == None count as unchanged
-    assert [(r["id"], r["old"], r["new"], r["flipped"]) for r in rows] == [
-        ("seed[cifar10]", "PASS", "FAIL", True)]
+    assert [(r["id"], r["old"], r["new"], r["flipped"]) for r in rows] == [("seed[cifar10]", "PASS", "FAIL", True)]
     assert report.compare(results, copy.deepcopy(results)) == []
 
 
 def test_compare_measured_change_and_presence(results):
     new = copy.deepcopy(results)
-    new["claims"][1]["measured"] = 0.81               # DEVIATES stays DEVIATES
-    del new["claims"][2]                              # SKIP disappears
+    new["claims"][1]["measured"] = 0.81  # DEVIATES stays DEVIATES
+    del new["claims"][2]  # SKIP disappears
     new["claims"].append(claim("new[pass]", "PASS"))  # PASS appears
     rows = {r["id"]: r for r in report.compare(results, new)}
     assert set(rows) == {"seed", "eig[imagenet]", "new[pass]"}
@@ -135,6 +172,10 @@ def test_main_bad_input_exits_2(tmp_path, capsys, content):
 def test_cli_module_entry_point(tmp_path):
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, "-m", "harness.report", "--results",
-                           str(tmp_path / "missing.json")], capture_output=True, text=True)
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.report", "--results", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1

@@ -1,7 +1,11 @@
 """The run cache (harness.runs) and trainer: determinism, cache hits, one training across
 processes, kill -9 safety, corrupt entries, divergence and missing-data messages."""
+
 from __future__ import annotations
 
+import ast
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.data import DatasetNotFound
-from harness.runs import RunCache, RunSpec
+from harness.runs import RunCache, RunSpec, _strip_docstrings, fingerprint
+from harness.sources import DatasetNotFound, Datasets
 from harness.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +38,15 @@ def data_root(tmp_path_factory):
         for c in ("a", "b"):
             (root / "toy" / split / c).mkdir(parents=True)
             for i in range(n):
-                Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / "toy" / split / c / f"{i}.png")
+                Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                    root / "toy" / split / c / f"{i}.png"
+                )
     return root
+
+
+def run_cache(root, data_root) -> RunCache:
+    """A run cache at ``root`` reading ``data_root`` (decoded splits cached beside the runs)."""
+    return RunCache(root, Datasets(data_root, root), progress=False)
 
 
 def toy(**over) -> RunSpec:
@@ -44,11 +55,11 @@ def toy(**over) -> RunSpec:
 
 
 def test_same_seed_same_weights(data_root, tmp_path):
-    a = RunCache(tmp_path / "a", data_root, progress=False).get(toy())
-    b = RunCache(tmp_path / "b", data_root, progress=False).get(toy())
+    a = run_cache(tmp_path / "a", data_root).get(toy())
+    b = run_cache(tmp_path / "b", data_root).get(toy())
     for step in (0, 3, 6):
         assert torch.equal(a.weights[step], b.weights[step])
-    c = RunCache(tmp_path / "c", data_root, progress=False).get(toy(seed=1))
+    c = run_cache(tmp_path / "c", data_root).get(toy(seed=1))
     assert not torch.equal(a.final, c.final)
 
 
@@ -57,8 +68,8 @@ def _forbid_training(monkeypatch):
 
 
 def test_second_call_is_a_cache_hit(data_root, tmp_path, monkeypatch):
-    RunCache(tmp_path, data_root, progress=False).get(toy())
-    fresh = RunCache(tmp_path, data_root, progress=False)
+    run_cache(tmp_path, data_root).get(toy())
+    fresh = run_cache(tmp_path, data_root)
     _forbid_training(monkeypatch)
     run = fresh.get(toy())
     assert fresh.trained == []
@@ -69,16 +80,18 @@ def test_forbid_training_catches_a_retrain(data_root, tmp_path, monkeypatch):
     """Negative control of the cache-hit test: an empty cache must train, and that fails."""
     _forbid_training(monkeypatch)
     with pytest.raises(pytest.fail.Exception, match="retrained"):
-        RunCache(tmp_path, data_root, progress=False).get(toy())
+        run_cache(tmp_path, data_root).get(toy())
 
 
 def _spawn(cache, data_root, call):
     """A Python process with one torch thread that runs ``c.<call>`` on a RunCache at ``cache``
     and prints how many runs it trained."""
-    code = ("import sys; from harness.runs import RunCache; sys.path.insert(0, 'tests');"
-            "from test_runs import toy;"
-            f"c = RunCache({str(cache)!r}, {str(data_root)!r}, progress=False); c.{call};"
-            "print('trained', len(c.trained))")
+    code = (
+        "import sys; sys.path.insert(0, 'tests');"
+        "from test_runs import run_cache, toy;"
+        f"c = run_cache({str(cache)!r}, {str(data_root)!r}); c.{call};"
+        "print('trained', len(c.trained))"
+    )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
 
 
@@ -94,8 +107,11 @@ def test_concurrent_processes_train_once(data_root, tmp_path):
 
 
 def _prefiller(cache, data_root, seeds, steps):
-    return _spawn(cache, data_root, f"prefill([toy(steps={steps}, seed=s) for s in range({seeds})]"
-                                    " + [toy(dataset='absent')], skip=(Exception,))")
+    return _spawn(
+        cache,
+        data_root,
+        f"prefill([toy(steps={steps}, seed=s) for s in range({seeds})] + [toy(dataset='absent')], skip=(Exception,))",
+    )
 
 
 def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
@@ -106,7 +122,7 @@ def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
     assert all(p.returncode == 0 for p in procs), outs
     counts = sorted(int(o.split()[-1]) for o in outs)
     assert sum(counts) == 6 and counts[0] >= 1, counts
-    cache = RunCache(tmp_path, data_root, progress=False)
+    cache = run_cache(tmp_path, data_root)
     assert all(cache.load(toy(steps=200, seed=s)) is not None for s in range(6))
 
 
@@ -118,7 +134,7 @@ def test_kill_mid_training_then_rerun(data_root, tmp_path):
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    cache = RunCache(tmp_path, data_root, progress=False)
+    cache = run_cache(tmp_path, data_root)
     assert cache.load(toy(steps=steps)) is None  # nothing half-written was published
     run = cache.get(toy(steps=steps))
     assert cache.trained == [toy(steps=steps).key] and run.final.shape[0] == 8
@@ -126,21 +142,61 @@ def test_kill_mid_training_then_rerun(data_root, tmp_path):
 
 
 def test_corrupt_entry_is_rebuilt(data_root, tmp_path):
-    cache = RunCache(tmp_path, data_root, progress=False)
+    cache = run_cache(tmp_path, data_root)
     run = cache.get(toy())
     (run.path / "first_layer.pt").write_bytes(b"not a tensor file")
-    again = RunCache(tmp_path, data_root, progress=False)
+    again = run_cache(tmp_path, data_root)
     rebuilt = again.get(toy())
     assert again.trained == [toy().key] and torch.equal(rebuilt.final, run.final)
 
 
 def test_divergence_is_one_clear_error(data_root, tmp_path):
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
-        RunCache(tmp_path, data_root, progress=False).get(toy(lr=1e12, steps=50))
+        run_cache(tmp_path, data_root).get(toy(lr=1e12, steps=50))
 
 
 def test_missing_dataset_is_one_line(tmp_path):
     with pytest.raises(DatasetNotFound) as err:
-        RunCache(tmp_path, tmp_path / "nowhere", progress=False).get(toy(dataset="cifar100"))
+        run_cache(tmp_path, tmp_path / "nowhere").get(toy(dataset="cifar100"))
     msg = str(err.value)
     assert "\n" not in msg and "cifar-100-python" in msg and "FIRSTLAYER_DATA" in msg and "--download" in msg
+
+
+# ---------------------------------------------------------------- keys and provenance
+
+
+def test_fields_at_their_default_leave_the_key_unchanged():
+    """Adding a field with a default keeps every cached run's key."""
+    extended = dataclasses.make_dataclass(
+        "Extended", [("augment", str, dataclasses.field(default="none"))], bases=(RunSpec,), frozen=True
+    )
+    spec = toy()
+    assert extended(**spec.to_json(), augment="none").key == spec.key
+    assert extended(**spec.to_json(), augment="flip").key != spec.key
+    assert RunSpec().key == RunSpec(seed=0, steps=1000).key != RunSpec(seed=1).key
+
+
+def test_fingerprint_ignores_docstrings_and_comments():
+    strip = lambda src: ast.dump(_strip_docstrings(ast.parse(src)))  # noqa: E731
+    plain = "def f(x):\n    return x + 1\n"
+    assert strip(plain) == strip('def f(x):\n    """Adds one."""\n    # a comment\n    return x + 1\n')
+    assert strip(plain) != strip("def f(x):\n    return x + 2\n")
+    assert len(fingerprint()) == 16
+
+
+def test_a_run_records_its_provenance(data_root, tmp_path):
+    run = run_cache(tmp_path, data_root).get(toy())
+    saved = json.loads((run.path / "provenance.json").read_text())
+    assert saved == run.provenance and saved["fingerprint"] == fingerprint()
+    assert saved["torch"] == torch.__version__ and saved["device"] == "cpu" and "cores" in saved["machine"]
+
+
+def test_a_run_of_other_training_code_is_retrained(data_root, tmp_path):
+    run = run_cache(tmp_path, data_root).get(toy())
+    made = json.loads((run.path / "provenance.json").read_text())
+    (run.path / "provenance.json").write_text(json.dumps({**made, "fingerprint": "0" * 16}))
+    said = []
+    again = RunCache(tmp_path, Datasets(data_root, tmp_path), progress=said.append)
+    rebuilt = again.get(toy())
+    assert again.trained == [toy().key] and torch.equal(rebuilt.final, run.final)
+    assert any("other training code" in s for s in said)

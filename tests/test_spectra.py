@@ -1,4 +1,5 @@
 """harness.spectra against slow, explicit references (python loops, numpy PCA)."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,15 +7,28 @@ import torch.nn.functional as F
 from numpy.testing import assert_allclose, assert_array_equal
 
 from harness.data import normalise
-from harness.spectra import (_uint8_moments, correlation, energy_profile, extract_patches, pairwise_correlations,
-                             patch_covariance, patch_pca, pca_from_covariance, pca_of_patches)
+from harness.spectra import (
+    _uint8_moments,
+    correlation,
+    energy_profile,
+    extract_patches,
+    pairwise_correlations,
+    patch_covariance,
+    patch_pca,
+    pca_from_covariance,
+    pca_of_patches,
+)
 
 
 def loop_patches(x, size, stride=1):
     """Every size x size patch, image-major then row-major positions, flattened channel-major."""
-    n, c, h, w = x.shape
-    rows = [x[i, :, r:r + size, s:s + size].reshape(-1)
-            for i in range(n) for r in range(0, h - size + 1, stride) for s in range(0, w - size + 1, stride)]
+    n, _c, h, w = x.shape
+    rows = [
+        x[i, :, r : r + size, s : s + size].reshape(-1)
+        for i in range(n)
+        for r in range(0, h - size + 1, stride)
+        for s in range(0, w - size + 1, stride)
+    ]
     return torch.stack(rows)
 
 
@@ -31,6 +45,7 @@ def images(n=20, c=3, h=8, w=8, seed=0):
 
 
 # ---------------------------------------------------------------- extract_patches
+
 
 def test_extract_patches_matches_explicit_loop():
     x = images(2, 3, 6, 6)
@@ -54,6 +69,7 @@ def test_patch_rows_times_flat_weight_equal_conv2d_responses():
 
 # ---------------------------------------------------------------- patch_pca
 
+
 @pytest.mark.parametrize("batch", [500, 20, 3, 1])
 def test_patch_pca_matches_numpy_pca(batch):
     x = images(20, 3, 8, 8)
@@ -74,9 +90,19 @@ def pixels(n, c, h, w, seed=0):
     return torch.randint(0, 256, (n, c, h, w), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
 
 
-@pytest.mark.parametrize("n,c,h,w,k", [(37, 3, 9, 11, 3), (5, 1, 7, 7, 3), (3, 3, 12, 10, 5), (2, 3, 3, 3, 3),
-                                       (70, 3, 8, 8, 7), (1, 2, 40, 6, 3), (120, 1, 40, 5, 3),
-                                       (700, 1, 11, 4, 3)])
+@pytest.mark.parametrize(
+    ("n", "c", "h", "w", "k"),
+    [
+        (37, 3, 9, 11, 3),
+        (5, 1, 7, 7, 3),
+        (3, 3, 12, 10, 5),
+        (2, 3, 3, 3, 3),
+        (70, 3, 8, 8, 7),
+        (1, 2, 40, 6, 3),
+        (120, 1, 40, 5, 3),
+        (700, 1, 11, 4, 3),
+    ],
+)
 def test_uint8_moments_are_exact_integer_sums(n, c, h, w, k):
     """The integer path's sums equal the explicit float64 sums of (u - 128) patches exactly
     (blocks of 1024 products are exact in float32), across block and batch boundaries."""
@@ -91,8 +117,8 @@ def test_uint8_moments_are_exact_integer_sums(n, c, h, w, k):
 def test_uint8_moments_exact_at_the_extremes():
     """All-0 and all-255 pixels give the largest products (128^2): still exact."""
     u = torch.cat([torch.zeros(40, 3, 32, 32, dtype=torch.uint8), torch.full((40, 3, 32, 32), 255, dtype=torch.uint8)])
-    outer, total, count = _uint8_moments(u, 3)
-    assert_array_equal(outer.numpy(), np.full((27, 27), 40 * 900 * (128.0 ** 2 + 127.0 ** 2)))
+    outer, total, _count = _uint8_moments(u, 3)
+    assert_array_equal(outer.numpy(), np.full((27, 27), 40 * 900 * (128.0**2 + 127.0**2)))
     assert_array_equal(total.numpy(), np.full(27, 40 * 900 * (-128.0 + 127.0)))
 
 
@@ -188,6 +214,7 @@ def test_patch_pca_without_patches_raises():
 
 # ---------------------------------------------------------------- energy_profile
 
+
 def loop_energy(w, u):
     """Def. 2.2 literally: e_i = sqrt(1/K sum_k (w_k . u_i)^2), then / max."""
     w = np.asarray(w, np.float64).reshape(len(w), -1)
@@ -219,8 +246,9 @@ def test_energy_profile_unnormalised_and_numpy_input(pca27):
 def test_energy_profile_init_is_subtracted(pca27):
     g = torch.Generator().manual_seed(12)
     w0, w = torch.randn(6, 3, 3, 3, generator=g), torch.randn(6, 3, 3, 3, generator=g)
-    assert_allclose(energy_profile(w, pca27, init=w0), loop_energy((w.double() - w0.double()), pca27.eigvecs),
-                    rtol=1e-10)
+    assert_allclose(
+        energy_profile(w, pca27, init=w0), loop_energy((w.double() - w0.double()), pca27.eigvecs), rtol=1e-10
+    )
 
 
 def test_energy_profile_of_a_single_eigenvector_is_one_hot(pca27):
@@ -246,11 +274,12 @@ def test_energy_profile_nonfinite_bank_raises(pca27):
 
 
 def test_energy_profile_wrong_dimension_raises(pca27):
-    with pytest.raises(ValueError, match="75 weights.*27 dimensions"):
+    with pytest.raises(ValueError, match=r"75 weights.*27 dimensions"):
         energy_profile(torch.randn(4, 3, 5, 5), pca27)
 
 
 # ---------------------------------------------------------------- correlation
+
 
 def test_correlation_matches_corrcoef():
     rng = np.random.default_rng(13)
@@ -280,6 +309,7 @@ def test_pairwise_correlations_count_and_values(n):
 
 
 # ---------------------------------------------------------------- pca_of_patches
+
 
 def test_pca_of_patches_agrees_with_patch_pca():
     x = images(12, 3, 7, 7, seed=14)

@@ -1,14 +1,24 @@
 """harness.theory against slow references: eq. 3 by a python loop, the fit by a loop over
 the grid, ZCA whitening, and the linear CNN's closed form against explicit gradient descent."""
+
 import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
 
 from harness.spectra import energy_profile, pca_from_covariance
-from harness.theory import (PAPER_NOTES, default_eta, fit_formula, formula_profile, linear_cnn_eta,
-                            linear_cnn_mean_filter, random_covariance, simulate_linear_cnn, t_grid,
-                            zca_filters)
+from harness.theory import (
+    PAPER_NOTES,
+    default_eta,
+    fit_formula,
+    formula_profile,
+    linear_cnn_eta,
+    linear_cnn_mean_filter,
+    random_covariance,
+    simulate_linear_cnn,
+    t_grid,
+    zca_filters,
+)
 
 LAM = np.logspace(0, -2, 12)  # lambda_i, descending over two decades
 ETA = 0.5  # = default_eta(LAM): 0.5 / max lambda^2
@@ -16,11 +26,12 @@ ETA = 0.5  # = default_eta(LAM): 0.5 / max lambda^2
 
 def loop_profile(lam, t, eta):
     """eq. 3 literally: |1 - (1 - eta l^2)^t| / l, normalised by its max (0 row stays 0)."""
-    e = np.array([abs(1 - (1 - eta * l * l) ** t) / l for l in lam], dtype=np.float64)
+    e = np.array([abs(1 - (1 - eta * x * x) ** t) / x for x in lam], dtype=np.float64)
     return e / e.max() if e.max() > 0 else e
 
 
 # ---------------------------------------------------------------- formula_profile
+
 
 def test_default_eta_is_half_the_stable_bound():
     assert default_eta(LAM) == ETA
@@ -63,14 +74,14 @@ def test_formula_profile_tiny_eta_is_exact():
 def test_formula_profile_unnormalised_matches_loop_scale():
     t = 37
     raw = formula_profile(LAM, t, ETA, normalize=False)
-    assert_allclose(raw, [abs(1 - (1 - ETA * l * l) ** t) / l for l in LAM], rtol=1e-9)
+    assert_allclose(raw, [abs(1 - (1 - ETA * x * x) ** t) / x for x in LAM], rtol=1e-9)
 
 
 def test_formula_profile_array_t_gives_one_row_per_t():
     ts = np.array([0, 1, 10, 1e3, 1e12])
     rows = formula_profile(LAM, ts, ETA)
     assert rows.shape == (len(ts), len(LAM))
-    for row, t in zip(rows, ts):
+    for row, t in zip(rows, ts, strict=True):
         assert_allclose(row, formula_profile(LAM, t, ETA), rtol=1e-14, atol=0)
     assert formula_profile(LAM, [5.0], ETA).shape == (1, len(LAM))
 
@@ -102,6 +113,7 @@ def test_formula_profile_zero_lambda_component_is_zero():
 
 
 # ---------------------------------------------------------------- fit_formula
+
 
 def test_fit_recovers_t_on_the_grid():
     ts = t_grid(LAM, ETA, points=200)
@@ -149,6 +161,7 @@ def test_t_grid_spans_saturation():
 
 # ---------------------------------------------------------------- zca_filters
 
+
 def test_zca_filters_whiten_a_random_covariance():
     cov = random_covariance(27, 2.0, seed=3)
     pca = pca_from_covariance(cov, np.zeros(27), 1, 3, 3)
@@ -167,6 +180,7 @@ def test_zca_filters_energy_profile_is_inverse_lambda():
 
 
 # ---------------------------------------------------------------- linear CNN closed form
+
 
 def gd_from_zero(A, b, eta, t):
     w = np.zeros_like(b)
@@ -215,8 +229,7 @@ def test_linear_cnn_mean_filter_unstable_eta_raises():
 
 def toy_linear_problem(n=8, j=4, d=5, r=2, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, j, d, generator=g, dtype=torch.float64),
-            torch.randn(n, r, generator=g, dtype=torch.float64))
+    return (torch.randn(n, j, d, generator=g, dtype=torch.float64), torch.randn(n, r, generator=g, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("init_scale", [0.0, 0.5])
@@ -263,6 +276,7 @@ def test_linear_cnn_eta_value():
 
 
 # ---------------------------------------------------------------- misc
+
 
 def test_random_covariance_spectrum():
     cov = random_covariance(10, 3.0, seed=0)

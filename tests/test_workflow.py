@@ -1,4 +1,5 @@
 """.github/workflows/nightly.yml: the structure the nightly run relies on."""
+
 from pathlib import Path
 
 import pytest
@@ -58,14 +59,13 @@ def test_caches(wf, job):
     cached = uses(wf, job, "actions/cache")
     paths = " ".join(s["with"]["path"] for s in cached)
     assert ".hypothesis" in paths and ".firstlayer-cache" in paths
-    restore = next(s for s in cached if ".hypothesis" in s["with"]["path"]
-                   and "restore" in s["uses"])
+    restore = next(s for s in cached if ".hypothesis" in s["with"]["path"] and "restore" in s["uses"])
     assert "hashFiles('harness/**/*.py', 'fixtures/**')" in restore["with"]["key"]
     saves = [s for s in cached if s["uses"].startswith("actions/cache/save")]
     assert saves and all("always()" in s["if"] for s in saves)
 
 
-@pytest.mark.parametrize("job,artifact", [("cpu", "report-cpu"), ("gpu", "report-gpu")])
+@pytest.mark.parametrize(("job", "artifact"), [("cpu", "report-cpu"), ("gpu", "report-gpu")])
 def test_artifacts_and_compare(wf, job, artifact):
     (up,) = uses(wf, job, "actions/upload-artifact")
     assert up["if"] == "always()" and up["with"]["name"] == artifact

@@ -1,0 +1,54 @@
+"""Figure specs for the report: plain dicts of series that ``harness.report`` draws. Claims
+build them here, so no claim writes a series dict by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lines(name, title, series, xlabel="PCA component", ylabel="normalised energy", logy=False, logx=False) -> dict:
+    """A line figure: each series is a dict made by ``series`` or ``band``."""
+    return {
+        "kind": "lines",
+        "name": name,
+        "title": title,
+        "xlabel": xlabel,
+        "ylabel": ylabel,
+        "logy": logy,
+        "logx": logx,
+        "series": series,
+    }
+
+
+def series(label, y, x=None, sd=None, style=None) -> dict:
+    """One line; ``x`` defaults to 0..len(y)-1."""
+    y = [float(v) for v in y]
+    return {
+        "label": label,
+        "x": list(range(len(y))) if x is None else [float(v) for v in x],
+        "y": y,
+        "sd": None if sd is None else [float(v) for v in sd],
+        "style": style,
+    }
+
+
+def band(label, profiles, style=None) -> dict:
+    """Mean +- sd of profiles over seeds (Fig. 1/3 style)."""
+    p = np.asarray(profiles, float)
+    return series(label, p.mean(0), sd=p.std(0) if len(p) > 1 else None, style=style)
+
+
+def heatmap(name, title, matrix, rows, cols=None, xlabel="PCA component", ylabel="class", vmin=-0.5, vmax=0.5) -> dict:
+    m = np.asarray(matrix, float)
+    return {
+        "kind": "heatmap",
+        "name": name,
+        "title": title,
+        "xlabel": xlabel,
+        "ylabel": ylabel,
+        "rows": list(rows),
+        "cols": list(cols) if cols is not None else [str(i) for i in range(m.shape[1])],
+        "matrix": m.tolist(),
+        "vmin": vmin,
+        "vmax": vmax,
+    }

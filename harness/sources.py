@@ -1,0 +1,249 @@
+"""Where data come from: a registry of dataset names -> on-disk copies, decoded once to uint8
+(cached on disk), and ``Datasets``, the one door through which runs and claims read data.
+
+A name resolves under the data root to the first of its copies that exists (the report
+says which one was read):
+
+=====================  ===================================================================
+``cifar10``            ``cifar-10-batches-py`` (torchvision's original; can be downloaded),
+                       ``cifar10-jpeg``, ``cifar10-exact`` (ImageFolder trees)
+``cifar10-jpeg``       ``cifar10-jpeg`` (ImageFolder, all of CIFAR-10 re-encoded as JPEG)
+``cifar10-exact``      ``cifar10-exact`` (ImageFolder, a pixel-exact 5,000-image subset)
+``cifar100``           ``cifar-100-python`` (torchvision; can be downloaded)
+``celeba``             ``celeba`` (torchvision; label = the ``Smiling`` attribute; can be downloaded)
+``tiny-imagenet-10``   ``tiny-imagenet-10`` (ImageFolder, splits train/val)
+any other name         ``<root>/<name>`` or an absolute path: an ImageFolder tree with
+                       ``train/`` and ``test/`` (or ``val/``)
+=====================  ===================================================================
+
+First convolutions of ImageNet-trained models are read from ``pretrained/`` beside the
+data root (``Datasets.pretrained``) or from torchvision's weights (``torchvision_first_layer``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from filelock import FileLock
+
+from .data import Images, TrainData, binary, normalise, prepare, subset
+from .spectra import PatchPCA, patch_pca
+
+
+class DatasetNotFound(FileNotFoundError):
+    """No copy of a dataset (or of pretrained weights); the message, one line, lists what
+    was tried and how to get it. Claims that need it are skipped with that line."""
+
+
+Decoded = tuple  # (uint8 pixels (N, C, H, W), int64 labels, class names)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One on-disk layout of a dataset: ``folder`` under the data root, read by ``read(root,
+    split, download)`` into a ``Decoded`` triple, or None when that split is not there."""
+
+    folder: str
+    read: Callable[[Path, str, bool], Decoded | None]
+    downloadable: bool = False
+
+
+def _image_folder(folder: str) -> Callable:
+    def read(root: Path, split: str, download: bool = False):
+        path = root / folder
+        if split != "train" and not (path / split).is_dir():
+            split = "val" if split == "test" else "test"
+        if not (path / split).is_dir():
+            return None
+        from torchvision.datasets import ImageFolder
+
+        ds = ImageFolder(str(path / split))
+        pixels = np.stack([np.asarray(ds.loader(p).convert("RGB")) for p, _ in ds.samples])
+        labels = torch.as_tensor(ds.targets)
+        return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), labels, tuple(ds.classes)
+
+    return read
+
+
+def _torchvision(kind: str) -> Callable:
+    def read(root: Path, split: str, download: bool = False):
+        import torchvision.datasets as tvd
+
+        try:
+            ds = getattr(tvd, kind)(str(root), train=split == "train", download=download)
+        except RuntimeError:  # torchvision: "Dataset not found or corrupted"
+            return None
+        pixels = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        return pixels, torch.as_tensor(ds.targets), tuple(ds.classes)
+
+    return read
+
+
+def _celeba(root: Path, split: str, download: bool = False):
+    import torchvision.datasets as tvd
+    from PIL import Image
+
+    try:
+        ds = tvd.CelebA(str(root), split="train" if split == "train" else "test", target_type="attr", download=download)
+    except RuntimeError:
+        return None
+    col = ds.attr_names.index("Smiling")
+    folder = root / "celeba" / "img_align_celeba"
+    pixels = np.stack([np.asarray(Image.open(folder / f).convert("RGB").resize((32, 32))) for f in ds.filename])
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), ds.attr[:, col].long(), ("not smiling", "smiling")
+
+
+_CIFAR10_FOLDERS = (
+    Copy("cifar10-jpeg", _image_folder("cifar10-jpeg")),
+    Copy("cifar10-exact", _image_folder("cifar10-exact")),
+)
+DATASETS: dict[str, tuple[Copy, ...]] = {
+    "cifar10": (Copy("cifar-10-batches-py", _torchvision("CIFAR10"), downloadable=True), *_CIFAR10_FOLDERS),
+    "cifar10-jpeg": _CIFAR10_FOLDERS[:1],
+    "cifar10-exact": _CIFAR10_FOLDERS[1:],
+    "cifar100": (Copy("cifar-100-python", _torchvision("CIFAR100"), downloadable=True),),
+    "celeba": (Copy("celeba", _celeba, downloadable=True),),
+    "tiny-imagenet-10": (Copy("tiny-imagenet-10", _image_folder("tiny-imagenet-10")),),
+}
+
+
+def copies(name: str) -> tuple[Copy, ...]:
+    """The registered copies of ``name``; any other name is one ImageFolder tree (a folder
+    under the data root, or an absolute path)."""
+    return DATASETS.get(name, (Copy(name, _image_folder(name)),))
+
+
+def default_root() -> Path:
+    env = os.environ.get("FIRSTLAYER_DATA")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "firstlayer" / "data"
+
+
+def load_split(
+    name: str,
+    split: str = "train",
+    root: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    download: bool = False,
+) -> Images:
+    """Decode one split of dataset ``name`` to uint8 (cached under ``cache_dir/data``)."""
+    root = Path(root) if root is not None else default_root()
+    found = copies(name)
+    for copy in found:
+        where = root / copy.folder
+        if where.exists():
+            cached = _decode_cached(str(where), split, lambda c=copy: c.read(root, split), cache_dir)
+            if cached is not None:
+                return cached
+    fetchable = [c for c in found if c.downloadable]
+    if download and fetchable:
+        root.mkdir(parents=True, exist_ok=True)
+        loaded = fetchable[0].read(root, split, True)
+        if loaded is not None:
+            return Images(*loaded, source=f"{root / fetchable[0].folder} (downloaded)")
+    tried = ", ".join(str(root / c.folder) for c in found)
+    hint = " or run with --download" if fetchable else ""
+    raise DatasetNotFound(
+        f"dataset '{name}' ({split}) not found: tried {tried}; put it there, point "
+        f"--data-root or FIRSTLAYER_DATA at a folder holding it{hint}"
+    )
+
+
+def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
+    if cache_dir is None:
+        out = load()
+        return None if out is None else Images(*out, source=where)
+    cache = Path(cache_dir) / "data"
+    cache.mkdir(parents=True, exist_ok=True)
+    file = cache / f"{hashlib.sha256(f'{where}|{split}'.encode()).hexdigest()[:16]}.pt"
+    with FileLock(str(file) + ".lock"):
+        if file.exists():
+            try:
+                blob = torch.load(file, weights_only=False)
+                return Images(blob["pixels"], blob["labels"], tuple(blob["classes"]), where)
+            except Exception:  # a corrupt decode cache is only lost time
+                file.unlink()
+        out = load()
+        if out is None:
+            return None
+        tmp = file.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"pixels": out[0], "labels": out[1], "classes": list(out[2])}, tmp)
+        os.replace(tmp, file)
+        return Images(*out, source=where)
+
+
+# ---------------------------------------------------------------- pretrained first layers
+
+
+def torchvision_first_layer(name: str, download: bool = False) -> torch.Tensor:
+    """The first convolution of torchvision's ImageNet model ``name`` (its DEFAULT weights),
+    from the torch hub cache, or fetched there when ``download``; DatasetNotFound otherwise."""
+    import torchvision
+
+    from .models import first_layer
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if not (download or cached.exists()):
+        raise DatasetNotFound(f"{name} ImageNet weights not in the torch hub cache ({cached}): run with --download")
+    try:
+        model = torchvision.models.get_model(name, weights=weights)
+    except Exception as exc:  # no network, a truncated file: the claim cannot be measured here
+        raise DatasetNotFound(f"{name} ImageNet weights could not be had: {exc}".splitlines()[0]) from None
+    return first_layer(model).weight.detach()
+
+
+class Datasets:
+    """The one door to data for runs and claims: splits (decoded once per process, cached on
+    disk under ``cache_dir``), a run's ``TrainData``, exact patch PCAs, pretrained layers."""
+
+    def __init__(self, root: Path | str | None = None, cache_dir: Path | str | None = None, download: bool = False):
+        self.root = Path(root) if root is not None else default_root()
+        self.cache_dir, self.download = cache_dir, download
+        self._splits: dict = {}
+        self._pcas: dict = {}
+
+    def split(self, name: str, split: str = "train") -> Images:
+        if (name, split) not in self._splits:
+            self._splits[name, split] = load_split(name, split, self.root, self.cache_dir, self.download)
+        return self._splits[name, split]
+
+    def train_data(self, spec) -> TrainData:
+        """The spec's normalised training and test sets (``prepare``)."""
+        return prepare(spec, self.split(spec.dataset, "train"), self.split(spec.dataset, "test"))
+
+    def pca(self, spec, size: int = 3) -> PatchPCA:
+        """Exact patch PCA (Def. 2.1) of the plain images ``spec`` trains on, normalised as the
+        network saw them."""
+        key = (spec.dataset, spec.subset, spec.images, size)
+        if key not in self._pcas:
+            train = self.split(spec.dataset, "train")
+            if spec.subset:
+                train = binary(train, spec.subset)
+            pixels = subset(train, spec.images).pixels
+            _, stats = normalise(pixels)
+            self._pcas[key] = patch_pca(pixels, size, stats=stats)
+        return self._pcas[key]
+
+    def pretrained_dir(self) -> Path:
+        return self.root.parent / "pretrained"
+
+    def pretrained(self, name: str) -> torch.Tensor:
+        """The first-layer weights ``pretrained/<name>_conv1.npy`` beside the data root."""
+        file = self.pretrained_dir() / f"{name}_conv1.npy"
+        if not file.exists():
+            raise DatasetNotFound(
+                f"{file} not found: the App. C first layers live in pretrained/ beside the data root "
+                f"(copy shared/pretrained there)"
+            )
+        return torch.from_numpy(np.load(file))
+
+    def torchvision_first_layer(self, name: str) -> torch.Tensor:
+        return torchvision_first_layer(name, self.download)

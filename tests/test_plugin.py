@@ -1,0 +1,69 @@
+"""harness.plugin as a user meets it: usage errors of one line, the report header, claim
+families checked at collection, missing data as a skip."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CLAIM_OF = """
+import pytest
+
+@pytest.mark.claim("{family}")
+def test_x(record):
+    record(measured=1.0)
+"""
+CLAIM = CLAIM_OF.format(family="seed")
+
+
+@pytest.fixture
+def run(pytester, tmp_path):
+    def go(*args, src=CLAIM):
+        pytester.makepyfile(test_claim=src)
+        return pytester.runpytest_subprocess(
+            "-p", "harness.plugin", "-ra", "--data-root", str(tmp_path), "--report-dir", str(tmp_path / "r"), *args
+        )
+
+    return go
+
+
+def test_report_header_names_scale_data_and_cache(run, tmp_path):
+    out = run().stdout.str()
+    assert "firstlayer: scale cpu (judged), device cpu, hypothesis profile" in out
+    assert f"firstlayer: data root {tmp_path}, run cache" in out
+
+
+def test_a_misspelt_claim_family_is_one_usage_line(run):
+    result = run(src=CLAIM_OF.format(family="seeed"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (err,) = [line for line in result.stderr.lines if "seeed" in line]
+    assert err.startswith("ERROR: ") and err.endswith(
+        "test_claim.py::test_x: claim family 'seeed' has no section in fixtures/paper.toml"
+    )
+
+
+def test_a_missing_data_root_is_a_usage_error(pytester, tmp_path):
+    pytester.makepyfile(test_claim=CLAIM)
+    result = pytester.runpytest_subprocess("-p", "harness.plugin", "--data-root", str(tmp_path / "nowhere"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any("--data-root" in line and "no such folder" in line for line in result.stderr.lines)
+
+
+def test_an_unknown_scale_is_a_usage_error(run):
+    result = run("--scale", "huge")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any("unknown scale 'huge'" in line for line in result.stderr.lines)
+
+
+def test_missing_data_skips_the_claim_with_its_line(run):
+    src = """
+import pytest
+from harness.sources import DatasetNotFound
+
+@pytest.mark.claim("seed")
+def test_x(datasets):
+    datasets.split("cifar100")
+"""
+    result = run(src=src)
+    result.assert_outcomes(skipped=1)
+    assert any("dataset 'cifar100' (train) not found" in line for line in result.stdout.lines)
+    assert "Traceback" not in result.stdout.str()

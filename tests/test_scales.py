@@ -1,0 +1,90 @@
+"""harness.scales: the typed scale table, its validation, and bars per scale."""
+
+import dataclasses
+import tomllib
+
+import pytest
+
+from harness import scales
+from harness.scales import ScaleError, bar, parse_scale
+from harness.scales import scale as load
+
+
+def cpu_entry() -> dict:
+    return dict(tomllib.loads((scales.FIXTURES / "scales.toml").read_text())["cpu"])
+
+
+@pytest.mark.parametrize("name", scales.names())
+def test_every_scale_loads(name):
+    s = load(name)
+    assert s.name == name and s.steps > 0 and s.seeds_true >= 2
+
+
+def test_types_are_converted():
+    s = load("cpu")
+    assert s.widths == (32, 128) and s.d2 == ((15, 4.0),) and isinstance(s.d2[0][1], float)
+    assert s.label_patch == (("cifar10-exact", 3), ("tiny-imagenet-10", 7))
+    assert load("paper").images is None and load("paper").label_patch_images is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e.update(imagse=5), "unknown key 'imagse'"),
+        (lambda e: e.pop("steps"), "missing key 'steps'"),
+        (lambda e: e.update(steps="500"), "steps: expected int"),
+        (lambda e: e.update(seeds_true=True), "seeds_true: expected int"),
+        (lambda e: e.update(widths=32), "widths: expected a list"),
+        (lambda e: e.update(d2=[[15]]), "d2: expected 2 items"),
+    ],
+)
+def test_a_bad_table_is_one_line_naming_file_and_key(change, message):
+    entry = cpu_entry()
+    change(entry)
+    with pytest.raises(ScaleError) as err:
+        parse_scale("cpu", entry, "my.toml")
+    assert str(err.value).startswith("my.toml [cpu]") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_scale_lists_the_choices():
+    with pytest.raises(ScaleError, match="choose one of cpu"):
+        load("huge")
+
+
+def test_a_scale_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load("cpu").steps = 1
+
+
+def test_bars_follow_the_scale_column():
+    """Every claim with a per-scale bar has one for each scale's column, and a non-cpu scale
+    reads its own (the old bar() gave every scale but cpu the paper bar, and App. D.2 read the
+    cpu bar of random_labels at every scale)."""
+    cpu, smoke, paper = load("cpu"), load("smoke"), load("paper")
+    assert bar("seed", cpu) == 0.90 and bar("seed", paper) == 0.97 and bar("seed", smoke) == 0.97
+    for family in scales.families():
+        entry = scales.paper(family).get("bar")
+        if isinstance(entry, dict):
+            for s in (cpu, smoke, paper):
+                assert bar(family, s) == entry[s.bars]
+
+
+def test_smoke_has_the_paper_structure():
+    smoke, paper = load("smoke"), load("paper")
+    for field in ("frozen_models", "binary", "d1_components", "d2", "widths", "random_init_seeds", "resnet"):
+        assert getattr(smoke, field) == getattr(paper, field), field
+    assert (smoke.seeds_true, smoke.seeds_random, smoke.seeds_extra) == (3, 3, 3)
+    assert smoke.resnet_width == 1.0 and not smoke.judged and smoke.bars == "paper"
+
+
+def test_spec_takes_the_scale_sizes():
+    s = load("cpu")
+    r = s.spec(seed=2, labels="random")
+    assert (r.images, r.steps, r.batch, r.momentum, r.snapshots, r.eval_images) == (10000, 500, 128, 0.9, (25,), 10000)
+    assert [x.seed for x in s.seeds(3)] == [0, 1, 2]
+
+
+def test_paper_value_of_a_row_the_paper_does_not_report():
+    assert scales.paper_value("seed", "cifar10") == "0.99"
+    assert scales.paper_value("seed", "svhn") == "not in the paper"
