@@ -59,3 +59,24 @@ def test_frozen(trained, model, record):
         ],
     )
     checks.frozen(lm, fm)
+
+
+@pytest.mark.claim("frozen_validation", runs=frozen_runs)
+def test_frozen_validation(trained, model, record):
+    """Validation accuracy and loss of the frozen net within the bars of the learned one's."""
+    lm, fm = trained["learned"].metrics, trained["frozen"].metrics
+    cfg = paper("frozen_validation")
+    record(
+        measured=fm["test_acc"] - lm["test_acc"],
+        dataset=trained["learned"].spec.dataset,
+        threshold=f"frozen - learned test acc >= -{cfg['max_acc_drop']}; loss <= {cfg['max_loss_ratio']}x",
+        data_source=lm["data_source"],
+        device=lm["device"],
+        details={
+            "test acc learned": lm["test_acc"],
+            "test acc frozen": fm["test_acc"],
+            "test loss learned": lm["test_loss"],
+            "test loss frozen": fm["test_loss"],
+        },
+    )
+    checks.frozen_validation(lm, fm)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from harness import checks
 from harness.checks import frozen_violations, guard, profile
 from harness.data import normalise, subset
 from harness.decorrelation import autocorrelation
@@ -134,6 +135,15 @@ def test_label_patch_check_rejects_coefficient_labels(cifar_pca):
 
 
 # ---- frozen (Fig. 2): a frozen net that trains worse is caught
+
+
+def test_frozen_validation_check_rejects_a_frozen_net_worse_on_held_out_images():
+    learned = {"test_acc": 0.70, "test_loss": 0.90}
+    with pytest.raises(AssertionError, match="frozen test accuracy"):
+        checks.frozen_validation(learned, {"test_acc": 0.60, "test_loss": 0.95})
+    with pytest.raises(AssertionError, match="frozen test loss"):
+        checks.frozen_validation(learned, {"test_acc": 0.70, "test_loss": 1.20})
+    checks.frozen_validation(learned, {"test_acc": 0.69, "test_loss": 0.95})
 
 
 def test_frozen_check_rejects_a_worse_frozen_net():
