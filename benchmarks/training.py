@@ -10,15 +10,15 @@ from _common import cifar
 from torch.utils.data import DataLoader, Dataset
 
 from harness.data import TrainData, subset
-from harness.scales import scale, spec
+from harness.scales import scale
 from harness.sources import load_split
 from harness.train import build_model, train
 
 STEPS = 60
 s = scale("cpu")
-run = spec(s, steps=STEPS, snapshots=())
+run = s.spec(steps=STEPS, eval_images=500)
 x, y = cifar(s.images)
-ours = train(run, TrainData(x, y, x[:500], y[:500], 10, "bench"), "cpu")["metrics"]["images_per_s"]
+ours = train(run, TrainData(x, y, x[:500], y[:500], 10, "bench"), "cpu").segments[-1]["images_per_s"]
 print(f"ours (in memory): {ours:.0f} images/s", flush=True)
 
 

@@ -1,9 +1,11 @@
-"""Table 3 IMAGENET / App. C: the formula fits first layers trained on ImageNet.
+"""Table 3 IMAGENET / App. C: the formula fits first layers trained on ImageNet (paper 0.9 ±
+0.01, averaged over 5 torchvision models), with the patch PCA of ImageNet images
+(tiny-imagenet-10 here).
 
-The paper's five torchvision models need downloaded weights (run with --download, or have
-them in the torch hub cache). Without them the ImageNet MobileNet first layers in
-``pretrained/`` beside the data root stand in: their fit is reported and must beat random
-filters, but the paper's 0.9 bar is asserted only for the models the paper measured.
+Two rows, each judged against the paper's number: the paper's five torchvision models (their
+weights from the torch hub cache, or downloaded with --download) and, as clearly labelled
+stand-ins, the ImageNet MobileNet first layers in ``pretrained/`` beside the data root
+(8-bit, batch norm folded in, stride 2: not the paper's models).
 """
 
 from __future__ import annotations
@@ -12,72 +14,54 @@ import pytest
 
 from harness import checks
 from harness.data import normalise
-from harness.models import random_bank
-from harness.scales import paper
+from harness.scales import bar
 from harness.spectra import energy_profile, patch_pca
 from harness.theory import fit_formula
 
-TORCHVISION = ["resnet18", "vgg11", "alexnet", "googlenet", "densenet121"]
-MOBILENETS = ["mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224", "tf2_mobilenet_v2_1.0_224"]
+TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
+STAND_INS = ("mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224", "tf2_mobilenet_v2_1.0_224")
 
 
 @pytest.fixture(scope="module")
 def imagenet_pca(datasets, scale):
-    """Patch PCA of ImageNet images (tiny-imagenet-10 here), keyed by patch size."""
+    """Patch PCA of ImageNet images, by patch size (larger patches on a subset, strided)."""
     train = datasets.split("tiny-imagenet-10")
     _, stats = normalise(train.pixels)
     memo = {}
 
     def get(size):
         if size not in memo:
-            memo[size] = (
-                patch_pca(train.pixels, size, stats=stats)
-                if size == 3
-                else patch_pca(
-                    train.pixels[: scale.large_patch_images], size, stride=scale.large_patch_stride, stats=stats
-                )
-            )
+            few, stride = (None, 1) if size == 3 else (scale.large_patch_images, scale.large_patch_stride)
+            memo[size] = patch_pca(train.pixels[:few], size, stride=stride, stats=stats)
         return memo[size]
 
     return get, train.source
 
 
-@pytest.mark.claim("imagenet")
-@pytest.mark.parametrize("name", MOBILENETS)
-def test_imagenet_mobilenet(imagenet_pca, datasets, name, record):
-    """App. C stand-in: formula fit of ImageNet MobileNet first layers (3x3, 32 filters)."""
-    w = datasets.pretrained(name)
-    pcas, source = imagenet_pca
-    p = pcas(w.shape[-1])
-    fit = fit_formula(energy_profile(w, p), p.lambdas)
-    ref = fit_formula(energy_profile(random_bank(w.shape[0], w.shape[-1]), p), p.lambdas).correlation
-    record(
-        measured=fit.correlation,
-        dataset=f"ImageNet ({name})",
-        data_source=f"{datasets.pretrained_dir() / name}_conv1.npy; PCA of {source}",
-        paper=paper("imagenet")["paper"] + " (torchvision models)",
-        device="cpu",
-        threshold=f"> random-filter fit {ref:.2f} (the 0.9 bar applies to the paper's models)",
-        details={"fitted t": fit.t, "random filters fit": ref},
-    )
-    checks.imagenet(fit.correlation, ref, name)
+def fits(banks: dict, pcas) -> dict:
+    out = {}
+    for name, w in banks.items():
+        p = pcas(w.shape[-1])
+        out[name] = fit_formula(energy_profile(w, p), p.lambdas)
+    return out
 
 
 @pytest.mark.claim("imagenet")
-@pytest.mark.parametrize("name", TORCHVISION)
-def test_imagenet_torchvision(imagenet_pca, datasets, name, record):
-    """Table 3 IMAGENET: formula fit of torchvision's ImageNet models (paper 0.9 ± 0.01)."""
-    w = datasets.torchvision_first_layer(name)
+@pytest.mark.parametrize("models", ["torchvision", "mobilenet-stand-ins"])
+def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
+    """Table 3 IMAGENET: mean best-fit correlation of eq. 3 over the models."""
     pcas, source = imagenet_pca
-    p = pcas(w.shape[-1])
-    fit = fit_formula(energy_profile(w, p), p.lambdas)
-    cfg = paper("imagenet")
+    if models == "torchvision":
+        banks = {name: datasets.torchvision_first_layer(name) for name in TORCHVISION}
+        where = "torchvision ImageNet weights"
+    else:
+        banks = {name: datasets.pretrained(name) for name in STAND_INS}
+        where = "pretrained/ (stand-ins: 8-bit, batch norm folded, not the paper's models)"
+    found = fits(banks, pcas)
     record(
-        measured=fit.correlation,
-        dataset=f"ImageNet ({name})",
-        data_source=f"torchvision; PCA of {source}",
+        dataset=f"ImageNet ({models})",
+        data_source=f"{where}; patch PCA of {source}",
         device="cpu",
-        threshold=f">= {cfg['min_fit']}",
-        details={"fitted t": fit.t},
+        details={f"{name} fit (t)": f"{f.correlation:.3f} ({f.t:.3g})" for name, f in found.items()},
     )
-    checks.imagenet(fit.correlation, cfg["min_fit"], name)
+    conclude(checks.imagenet([f.correlation for f in found.values()], bar("imagenet", scale)))

@@ -1,28 +1,33 @@
 """Fig. 6 / Theorem 4.3: learned first layers spatially decorrelate their input; random
-filters do not (C(delta) ~ RGB's); perfect whitening brings C(10) to ~0."""
+filters do not (C(delta) ~ RGB's); perfect whitening brings C(10) to ~0; and eq. 3's filters
+decorrelate real images more as t grows (Thm 4.3 on real patches)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness import checks
-from harness.checks import mean_sd
+from harness.checks import profile
 from harness.data import normalise, subset
 from harness.decorrelation import autocorrelation, shift_moments, spectral_whitening
 from harness.figures import lines, series
 from harness.models import random_banks
-from harness.plugin import known_deviation
 from harness.scales import paper
 from harness.spectra import patch_pca
-from harness.theory import zca_filters
+from harness.theory import fit_formula, formula_profile, t_grid, zca_filters
 
 pytestmark = [pytest.mark.slow]
 SHIFT = 10  # the paper's reference distance (pixels)
 
 
 def learned_runs(s):
-    return {"true": s.seeds(s.seeds_true)}
+    """The converged true-label seeds, and the scale's training-set-size curve (seed 0)."""
+    sizes = [s.spec(images=n or None, steps=k) for n, k in s.size_curve]
+    return {"true": s.seeds(s.seeds_true, steps=s.converged_steps), "sizes": sizes}
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +75,21 @@ def figure(curves, extra):
     )
 
 
+def formula_bank(pca, profile) -> torch.Tensor:
+    """Filters u_i scaled by e_i: a bank whose energy profile is ``profile`` and whose Gram
+    W^T W = U diag(e^2) U^T is diagonal in the PCA basis, as the linear CNN's is."""
+    return torch.from_numpy(profile[:, None] * pca.eigvecs.T).reshape(pca.dim, pca.channels, pca.size, pca.size)
+
+
 @pytest.mark.claim("whitening")
-def test_whitening_references(curves, images, moments, scale, record):
+def test_whitening_references(curves, images, moments, scale, record, conclude):
     """Fig. 6 references: random filters ~ RGB at 10 px; perfect whitening ~ 0."""
     cfg = paper("whitening")
     rgb, rand, white = curves["RGB"][SHIFT], curves["random"][:, SHIFT], curves["whitened"][SHIFT]
     zca = moments.autocorrelation(zca_filters(patch_pca(images, 3)))[SHIFT]
     record(
-        measured=float(rand.mean()),
-        sd=float(rand.std(ddof=1)),
-        n=len(rand),
         dataset=scale.dataset,
         paper="random ~ RGB (> 0.5); perfect whitening ~ 0",
-        threshold=f"|C10(random) - C10(RGB)| <= {cfg['max_random_gap']}; C10(whitened) <= {cfg['max_whitened']}",
         details={
             "C10 RGB": rgb,
             "C10 random (mean)": float(rand.mean()),
@@ -91,39 +98,83 @@ def test_whitening_references(curves, images, moments, scale, record):
         },
         figures=[figure(curves, {})],
     )
-    checks.whitening_references(rand, rgb, white, cfg["max_random_gap"], cfg["max_whitened"])
+    conclude(checks.whitening_references(rand, rgb, white, cfg["max_random_gap"], cfg["max_whitened"]))
 
 
 @pytest.mark.claim("whitening", runs=learned_runs)
-def test_whitening_learned(curves, moments, trained, scale, record, request):
-    """Fig. 6: learned filters reduce C(10) well below RGB (paper ~0.2 vs > 0.5), and training
-    moves C(10) down from the init's (the trend asserted at every scale)."""
-    cfg = paper("whitening")
+def test_whitening_learned(curves, moments, trained, pca, datasets, scale, record, conclude):
+    """Fig. 6: learned filters reduce C(10) well below RGB (paper ~0.2 vs > 0.5), lower than
+    their init's, seed by seed. Also measured, for a documented deviation to name: the eq. 3
+    fit of the learned profiles, C10 of eq. 3's bank at each fitted t, C10 of what training
+    added (W - W_init) and the init's share of the layer's energy."""
     true = trained["true"]
     learned = np.array([moments.autocorrelation(r.final) for r in true])
     init = np.array([moments.autocorrelation(r.init)[SHIFT] for r in true])
+    added = np.array([moments.autocorrelation(r.final - r.init)[SHIFT] for r in true])
+    share = np.array([float(r.init.pow(2).sum() / r.final.pow(2).sum()) for r in true])
     rgb = curves["RGB"][SHIFT]
-    m, sd = mean_sd(learned[:, SHIFT])
+    p = pca(true[0].spec)
+    fits = [fit_formula(profile(r, p), p.lambdas) for r in true]
+    predicted = [moments.autocorrelation(formula_bank(p, formula_profile(p.lambdas, f.t)))[SHIFT] for f in fits]
+    measured = {
+        "fit": float(np.mean([f.correlation for f in fits])),
+        "predicted_ratio": float(np.mean(predicted) / rgb),
+        "lowered": float(np.mean(init - learned[:, SHIFT])),
+        "added_ratio": float(added.mean() / rgb),
+        "init_share": float(share.mean()),
+    }
     record(
-        measured=m,
-        sd=sd,
-        n=len(true),
         dataset=scale.dataset,
         paper="~0.2 (RGB > 0.5)",
-        threshold=(
-            f"C10(learned) <= {cfg['max_learned_ratio']} x C10(RGB) = {cfg['max_learned_ratio'] * rgb:.3f}; "
-            "C10(learned) < C10(init) per seed"
-        ),
-        data_source=true[0].metrics["data_source"],
-        device=true[0].metrics["device"],
-        details={"C10 RGB": rgb, "C10 init (mean)": float(init.mean()), "C10 learned / RGB": m / rgb},
+        details={
+            "C10 RGB": rgb,
+            "C10 init, each seed": init.round(3).tolist(),
+            "C10 learned, each seed": learned[:, SHIFT].round(3).tolist(),
+            **measured,
+        },
         figures=[figure(curves, {f"learned ({len(true)} seeds)": learned.mean(0).tolist()})],
     )
-    checks.whitening_trend(learned[:, SHIFT], init)
-    known_deviation(
-        request,
-        "whitening",
-        scale.name,
-        measured=(f"C10 learned {m:.3f} (init {init.mean():.3f}, RGB {rgb:.3f}): {m / rgb:.2f} x RGB"),
+    if trained["sizes"]:
+        images = [r.spec.images or len(datasets.split(scale.dataset)) for r in trained["sizes"]]
+        c10 = [moments.autocorrelation(r.final)[SHIFT] for r in trained["sizes"]]
+        row = record()
+        row["details"]["C10 vs training images"] = {str(n): round(c, 3) for n, c in zip(images, c10, strict=True)}
+        size = [series("learned (seed 0)", c10, x=images), series("RGB", [rgb] * len(images), x=images, style="dashed")]
+        row["figures"].append(
+            lines("size", "C(10) vs training-set size", size, xlabel="training images", ylabel="C(10)", logx=True)
+        )
+    dev = checks.deviation("whitening", scale)
+    verdict = checks.whitening_learned(
+        learned[:, SHIFT], init, rgb, paper("whitening")["max_learned_ratio"], deviation=dev, measured=measured
     )
-    checks.whitening_learned(learned[:, SHIFT], rgb, cfg["max_learned_ratio"])
+    conclude(verdict)
+
+
+@pytest.mark.claim("theorem_4_3")
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(50, 400))
+def test_theorem_4_3_decorrelates_real_images(datasets, scale, seed, n, record):
+    """Thm 4.3 as a property on real image patches (any subset of the scale's images): the
+    bank with eq. 3's profile at t (Gram diagonal in the PCA basis, as the linear CNN's)
+    decorrelates more as t grows, and its t -> inf limit (profile 1/lambda) brings C(10) to at
+    most 0.4 x RGB's. Could fail: 3x3 filters whiten only 3x3 neighbourhoods."""
+    train = subset(datasets.split(scale.dataset), n, seed=seed)
+    x, _ = normalise(train.pixels)
+    pca = patch_pca(train.pixels, 3, stats=normalise(train.pixels)[1])
+    m = shift_moments(x, 3, SHIFT)
+    ts = t_grid(pca.lambdas, points=40)
+    c10 = [m.autocorrelation(formula_bank(pca, formula_profile(pca.lambdas, t)))[SHIFT] for t in ts]
+    limit = m.autocorrelation(formula_bank(pca, 1 / pca.lambdas))[SHIFT]
+    rgb = autocorrelation(x, max_shift=SHIFT)[SHIFT]
+    verdict = checks.theorem_4_3(limit, rgb, c10, paper("theorem_4_3")["max_ratio"])
+    worst = max(limit / rgb, record().get("measured") or 0.0)  # the row reports the worst example
+    record(
+        dataset=scale.dataset,
+        measured=worst,
+        threshold=(
+            f"C10(t -> inf) / C10(RGB) <= {paper('theorem_4_3')['max_ratio']} "
+            "and C10 never rises along t (every example)"
+        ),
+        details={"C10 RGB (last example)": rgb, "C10 at t -> inf (last example)": limit},
+    )
+    assert verdict.passed, verdict.reason

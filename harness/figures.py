@@ -20,8 +20,9 @@ def lines(name, title, series, xlabel="PCA component", ylabel="normalised energy
     }
 
 
-def series(label, y, x=None, sd=None, style=None) -> dict:
-    """One line; ``x`` defaults to 0..len(y)-1."""
+def series(label, y, x=None, sd=None, style=None, colour=None) -> dict:
+    """One line; ``x`` defaults to 0..len(y)-1; ``sd`` draws a band; ``colour`` pairs lines
+    that belong together (a seed and its fit)."""
     y = [float(v) for v in y]
     return {
         "label": label,
@@ -29,13 +30,14 @@ def series(label, y, x=None, sd=None, style=None) -> dict:
         "y": y,
         "sd": None if sd is None else [float(v) for v in sd],
         "style": style,
+        "colour": colour,
     }
 
 
-def band(label, profiles, style=None) -> dict:
-    """Mean +- sd of profiles over seeds (Fig. 1/3 style)."""
+def band(label, profiles, style=None, x=None) -> dict:
+    """Mean +- sd of profiles (or curves) over seeds (Fig. 1/3 style)."""
     p = np.asarray(profiles, float)
-    return series(label, p.mean(0), sd=p.std(0) if len(p) > 1 else None, style=style)
+    return series(label, p.mean(0), x=x, sd=p.std(0) if len(p) > 1 else None, style=style)
 
 
 def heatmap(name, title, matrix, rows, cols=None, xlabel="PCA component", ylabel="class", vmin=-0.5, vmax=0.5) -> dict:

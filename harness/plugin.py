@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .runs import RunCache, RunSpec
+from .runs import Run, RunCache, RunSpec
 from .scales import Scale, ScaleError, families, paper, paper_value
 from .scales import scale as load_scale
 from .sources import DatasetNotFound, Datasets, default_root
@@ -37,6 +38,8 @@ DATA_ROOT = pytest.StashKey[Path]()
 RUN_CACHE = pytest.StashKey[Path]()
 PROFILE = pytest.StashKey[str]()
 ROW = pytest.StashKey[dict]()
+RUNS = pytest.StashKey["RunCache"]()
+VERDICT = pytest.StashKey["object"]()
 
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.register_profile(
@@ -60,7 +63,13 @@ def pytest_addoption(parser):
         help="trained-run cache (default: $FIRSTLAYER_CACHE, else ./.firstlayer-cache)",
     )
     g.addoption("--report-dir", default=None, help="where the report is written (default: reports/latest)")
-    g.addoption("--download", action="store_true", help="let torchvision download missing datasets")
+    g.addoption(
+        "--no-download",
+        action="store_true",
+        help="never fetch missing datasets or weights (default: torchvision fetches them); "
+        "also FIRSTLAYER_NO_DOWNLOAD=1",
+    )
+    g.addoption("--download", action="store_true", help="(the default; kept for old commands)")
 
 
 MARKERS = (
@@ -106,11 +115,12 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    s = config.stash[SCALE]
+    s, root = config.stash[SCALE], config.stash[DATA_ROOT]
     return [
         f"firstlayer: scale {s.name} ({'judged' if s.judged else 'not judged'}), device {config.stash[DEVICE]}, "
         f"hypothesis profile {config.stash[PROFILE]}",
-        f"firstlayer: data root {config.stash[DATA_ROOT]}, run cache {config.stash[RUN_CACHE]}",
+        f"firstlayer: data root {root} (pretrained layers: {root.parent / 'pretrained'}), "
+        f"run cache {config.stash[RUN_CACHE]}, downloads {'on' if downloading(config) else 'off'}",
     ]
 
 
@@ -157,22 +167,35 @@ def device(pytestconfig) -> str:
 
 
 @pytest.fixture(scope="session")
-def datasets(pytestconfig) -> Datasets:
-    """The one door to data: splits, a run's training set, patch PCAs, pretrained layers."""
-    cfg = pytestconfig
-    return Datasets(cfg.stash[DATA_ROOT], cfg.stash[RUN_CACHE], download=cfg.getoption("download"))
-
-
-@pytest.fixture(scope="session")
-def runs(pytestconfig, datasets, device) -> RunCache:
-    """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
+def progress(pytestconfig):
+    """``progress(msg)``: a line on the real terminal, past pytest's capture (training,
+    downloads and first decodes are long)."""
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
 
-    def progress(msg):  # training progress on the real terminal, past pytest's capture
+    def say(msg):
         with capture.global_and_fixture_disabled():
             print(f"firstlayer: {msg}", file=sys.stderr, flush=True)
 
-    return RunCache(pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress)
+    return say
+
+
+def downloading(config) -> bool:
+    return not (config.getoption("no_download") or os.environ.get("FIRSTLAYER_NO_DOWNLOAD", "") not in ("", "0"))
+
+
+@pytest.fixture(scope="session")
+def datasets(pytestconfig, progress) -> Datasets:
+    """The one door to data: splits, a run's training set, patch PCAs, pretrained layers."""
+    cfg = pytestconfig
+    return Datasets(cfg.stash[DATA_ROOT], cfg.stash[RUN_CACHE], download=downloading(cfg), progress=progress)
+
+
+@pytest.fixture(scope="session")
+def runs(pytestconfig, datasets, device, progress) -> RunCache:
+    """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
+    cache = RunCache(pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress)
+    pytestconfig.stash[RUNS] = cache  # for the report: the runs this process trained and read
+    return cache
 
 
 @pytest.fixture(scope="session")
@@ -207,10 +230,17 @@ def prefilled(request, runs, scale) -> None:
 @pytest.fixture
 def trained(request, runs, scale, prefilled) -> dict:
     """This claim's declared runs, trained: {name: Run or [Runs]}."""
-    return {
+    out = {
         name: runs.get(v) if isinstance(v, RunSpec) else [runs.get(s) for s in v]
         for name, v in declared_runs(request.node, scale).items()
     }
+    every = [r for v in out.values() for r in ([v] if isinstance(v, Run) else v)]
+    if every:
+        row = request.node.stash.setdefault(ROW, {})
+        row.setdefault("data_source", every[0].provenance.get("data_source", ""))
+        row.setdefault("device", every[0].provenance.get("device", ""))
+        row["runs"] = sorted({f"{r.spec.label()} [{r.spec.key}]" for r in every})
+    return out
 
 
 @pytest.fixture
@@ -226,17 +256,37 @@ def record(request):
     return put
 
 
-def known_deviation(request, claim: str, scale_name: str, key: str = "", measured: str = "") -> None:
-    """Mark the test xfail(strict) where fixtures/paper.toml documents that the paper's
-    statement does not hold at this scale (``[<claim>.deviates.<scale>]``, optionally per
-    ``key``): the report shows DEVIATES with the measured numbers, and a pass (the deviation
-    gone) fails loudly."""
-    reason = paper(claim).get("deviates", {}).get(scale_name)
-    if isinstance(reason, dict):
-        reason = reason.get(key)
-    if reason:
-        text = f"{reason} Measured: {measured}" if measured else reason
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=text))
+@pytest.fixture
+def conclude(request, record, scale):
+    """``conclude(verdict, main=None)``: the claim's verdict (``harness.checks.judge``) ends the
+    test: PASS returns, FAIL fails it, DEVIATES and INCONCLUSIVE end it as xfailed with the
+    reason; the report row takes the verdict, the conditions and the ``main`` condition's
+    estimate (default: the last condition). At a scale that is not judged every verdict ends
+    as xfailed: the row still shows what the check said."""
+
+    def done(v, main=None):
+        c = main or (v.conditions[-1] if v.conditions else None)
+        if c is not None:
+            lo, hi = c.estimate.interval
+            record(
+                measured=c.estimate.mean,
+                sd=c.estimate.sd,
+                n=c.estimate.n,
+                interval=[lo, hi] if lo != hi else None,
+                threshold=f"{c.what} {c.op} {c.bar:g}",
+                bar=c.bar,
+                op=c.op,
+            )
+        record(conditions=[f"{x.verdict}: {x.text()}" + (" (premise)" if x.premise else "") for x in v.conditions])
+        request.node.stash[VERDICT] = v
+        if not scale.judged:
+            pytest.xfail(f"scale {scale.name} is not judged ({v.verdict}): {v.reason}")
+        if v.verdict == "FAIL":
+            pytest.fail(v.reason, pytrace=False)
+        if v.verdict in ("DEVIATES", "INCONCLUSIVE"):
+            pytest.xfail(f"{v.verdict}: {v.reason}")
+
+    return done
 
 
 # ---------------------------------------------------------------- report rows
@@ -245,7 +295,8 @@ def known_deviation(request, claim: str, scale_name: str, key: str = "", measure
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance(DatasetNotFound):
+    claim = item.get_closest_marker("claim") is not None
+    if claim and call.excinfo is not None and call.excinfo.errisinstance(DatasetNotFound):
         # missing data or weights: the claim cannot be measured here, a skip with its one line
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1], f"Skipped: {call.excinfo.value}")
@@ -266,6 +317,7 @@ def pytest_runtest_makereport(item, call):
         "nodeid": item.nodeid,
         "claim": family,
         "title": entry.get("title", family),
+        "part": entry.get("part", ""),
         "source": entry.get("source", ""),
         "dataset": dataset,
         "data_source": "",
@@ -282,27 +334,49 @@ def pytest_runtest_makereport(item, call):
     }
     row.update(item.stash.get(ROW, {}))
     row.setdefault("paper", paper_value(family, row["dataset"]))
-    if hasattr(report, "wasxfail"):
-        row["verdict"] = "DEVIATES"
-        row["reason"] = report.wasxfail
-    elif report.skipped:
-        row["verdict"] = "SKIP"
-        row["reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-    elif report.failed:
-        row["verdict"] = "FAIL"
-        msg = getattr(report.longrepr, "reprcrash", None)
-        row["reason"] = (msg.message if msg else str(report.longrepr)).splitlines()[0][:400]
-    else:
-        row["verdict"] = "PASS"
+    row["verdict"], row["reason"] = verdict_of(item, call, report)
     report.user_properties.append(("firstlayer", json.dumps(row, default=float)))
     return report
 
 
+def verdict_of(item, call, report) -> tuple[str, str]:
+    """The row's verdict: SKIP for absent data; the verdict ``conclude`` reached; FAIL for an
+    assertion of the claim (or of a property test); ERROR for any other exception, a crash
+    that must never show as anything else."""
+    exc = call.excinfo
+    concluded = item.stash.get(VERDICT, None)
+    crashed = exc is not None and not exc.errisinstance(
+        (AssertionError, pytest.fail.Exception, pytest.xfail.Exception, pytest.skip.Exception)
+    )
+    if crashed and not exc.errisinstance(DatasetNotFound):
+        return "ERROR", f"{exc.typename}: {exc.value}".splitlines()[0][:400]
+    if report.skipped and not hasattr(report, "wasxfail"):
+        return "SKIP", report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if concluded is not None:
+        return concluded.verdict, concluded.reason
+    if report.failed or report.skipped:  # an assertion (xfailed only at an unjudged scale)
+        msg = getattr(report.longrepr, "reprcrash", None)
+        text = (
+            report.wasxfail
+            if hasattr(report, "wasxfail") and exc is None
+            else (msg.message if msg else str(exc.value if exc else report.longrepr))
+        )
+        return "FAIL", text.splitlines()[0][:400]
+    return "PASS", ""
+
+
 class ReportPlugin:
-    """Collects every claim row (workers' rows arrive through xdist) and writes the report."""
+    """Collects every claim row (workers' rows arrive through xdist) and the runs each process
+    trained or read, writes the report (and, for a full run, appends it to the history), and
+    ends the session with a one-glance summary."""
 
     def __init__(self, config):
         self.config, self.rows, self.t0 = config, {}, time.time()
+        self.deselected, self.runs = 0, {"trained": [], "read": set()}
+        self.out: Path | None = None
+
+    def pytest_deselected(self, items):
+        self.deselected += len(items)
 
     def pytest_runtest_logreport(self, report):
         for name, value in report.user_properties:
@@ -310,38 +384,129 @@ class ReportPlugin:
                 row = json.loads(value)
                 self.rows[row["id"]] = row  # one row per claim
 
-    def pytest_sessionfinish(self, session):
-        if hasattr(self.config, "workerinput") or not self.rows:
-            return
-        import torch
+    def _merge(self, summary: dict) -> None:
+        self.runs["trained"] += summary.get("trained", [])
+        self.runs["read"] |= set(summary.get("read", []))
 
-        from . import report
+    def _own(self) -> dict:
+        cache = self.config.stash.get(RUNS, None)
+        return {"trained": cache.trained, "read": sorted(cache.loaded)} if cache else {}
+
+    def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller
+        self._merge(json.loads(getattr(node, "workeroutput", {}).get("firstlayer_runs", "{}")))
+
+    def full_run(self) -> bool:
+        """No -k, -m, deselection or single tests: the run that the history and reports/latest keep."""
+        opt, args = self.config.option, self.config.invocation_params.args
+        narrowed = any("::" in str(a) or str(a).endswith(".py") for a in args)
+        return not (self.deselected or opt.keyword or opt.markexpr or narrowed)
+
+    def report_dir(self) -> Path:
+        """--report-dir; else reports/latest for a full run, reports/selections/<selection> for a
+        -k/-m/single-test run, so a selection never replaces the last full report."""
+        given = self.config.getoption("report_dir")
+        if given:
+            return Path(given)
+        if self.full_run():
+            return ROOT / "reports" / "latest"
+        opt = self.config.option
+        words = [f"k-{opt.keyword}" if opt.keyword else "", f"m-{opt.markexpr}" if opt.markexpr else ""]
+        words += [str(a) for a in self.config.invocation_params.args if "::" in str(a) or str(a).endswith(".py")]
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(w for w in words if w)).strip("-")
+        return ROOT / "reports" / "selections" / (name or "selection")
+
+    def pytest_sessionfinish(self, session):
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput["firstlayer_runs"] = json.dumps(self._own())
+            return
+        self._merge(self._own())
+        if not self.rows:
+            return
+        from . import history, report
         from .theory import PAPER_NOTES
 
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        gpu = self.config.getoption("gpu")
-        device = (
-            f"cuda: {torch.cuda.get_device_name()}" if gpu else f"cpu ({os.cpu_count()} cores, {platform.machine()})"
-        )
-        results = {
-            "meta": {
-                "commit": commit or "uncommitted",
-                "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "torch": torch.__version__,
-                "python": platform.python_version(),
-                "scale": self.config.stash[SCALE].name,
-                "judged": self.config.stash[SCALE].judged,
-                "device": device,
-                "wall_s": round(time.time() - self.t0, 1),
-                "command": "pytest " + " ".join(self.config.invocation_params.args),
+        results = {"meta": self.meta(), "claims": [self.clean(r) for r in self.rows.values()], "notes": PAPER_NOTES}
+        self.out = self.report_dir()
+        history_file = self.out.parent / "history.csv"
+        if self.full_run() and self.config.stash[SCALE].judged:
+            history.append(results, history_file)
+        report.build(results, self.out, history_file)
+
+    def meta(self) -> dict:
+        import torch
+        import torchvision
+
+        from .runs import machine
+
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+        s = self.config.stash[SCALE]
+        trained = {t["key"] for t in self.runs["trained"]}
+        return {
+            "commit": git("rev-parse", "--short", "HEAD") or "uncommitted",
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "python": platform.python_version(),
+            "scale": s.name,
+            "judged": s.judged,
+            "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
+            "machine": machine(),
+            "threads": torch.get_num_threads(),
+            "runs": {
+                "trained": len(trained),
+                "read": len(self.runs["read"] - trained),
+                "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
             },
-            "claims": list(self.rows.values()),
-            "notes": PAPER_NOTES,
+            "data": sorted({r.get("data_source") for r in self.rows.values() if r.get("data_source")}),
+            "order": families(),
+            "wall_s": round(time.time() - self.t0, 1),
+            "command": "pytest " + " ".join(self.config.invocation_params.args),
         }
-        out = Path(self.config.getoption("report_dir") or ROOT / "reports" / "latest")
-        report.build(results, out)
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr:
-            tr.write_line(f"firstlayer: report of {len(self.rows)} claims written to {out}/report.md")
+
+    def clean(self, row: dict) -> dict:
+        """No path of this machine in a report: the data root, run cache, checkout and home
+        directory are named, not spelled out."""
+        names = [
+            (str(self.config.stash[DATA_ROOT]), "<data root>"),
+            (str(self.config.stash[RUN_CACHE]), "<run cache>"),
+            (str(ROOT), "."),
+            (str(Path.home()), "~"),
+        ]
+
+        def scrub(v):
+            if isinstance(v, str):
+                for path, name in names:
+                    v = v.replace(path, name)
+                return v
+            if isinstance(v, list):
+                return [scrub(x) for x in v]
+            if isinstance(v, dict):
+                return {k: scrub(x) for k, x in v.items()}
+            return v
+
+        return {k: (v if k == "figures" else scrub(v)) for k, v in row.items()}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter):
+        """One glance at the end: verdicts, the runs trained and read, the slowest, the report."""
+        if hasattr(self.config, "workerinput") or not self.rows:
+            return
+        from collections import Counter
+
+        from .report import VERDICTS
+
+        tr = terminalreporter
+        counts = Counter(r["verdict"] for r in self.rows.values())
+        tr.write_sep("=", "firstlayer")
+        tr.write_line("verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
+        trained = self.runs["trained"]
+        tr.write_line(
+            f"runs: {len({t['key'] for t in trained})} trained ({sum(t['seconds'] for t in trained) / 60:.1f} min), "
+            f"{len(self.runs['read'] - {t['key'] for t in trained})} read from the run cache"
+        )
+        for t in sorted(trained, key=lambda t: -t["seconds"])[:5]:
+            tr.write_line(f"  {t['seconds']:7.1f} s  {t['label']} (steps {t['from']}-{t['to']})")
+        tr.write_line(f"report: {self.out}/report.html (and report.md)")

@@ -1,14 +1,20 @@
-"""Render a ``results.json`` (written by the claims' pytest plugin) as a report, and diff two.
+"""Render a ``results.json`` (written by the claims' pytest plugin) as a report, and diff runs.
 
 ``build`` writes ``results.json``, ``report.md``, a self-contained ``report.html`` and
-``figures/*.png`` into a folder; ``compare`` lists the claims whose verdict or measured
-value changed between two runs. The report knows no claim: figures come in two generic
-kinds, ``lines`` and ``heatmap``.
+``figures/*.png`` into a folder: a scorecard first (one figure and one table of every claim,
+in the paper's order: paper value, measured mean with its 95% interval, bar, verdict), then a
+section per table and figure of the paper with its figures and, where ``history.csv`` holds
+past runs, each claim's trend. ``compare`` lists the claims whose verdict or value changed
+between two runs. The report knows no claim: its order and sections come from
+fixtures/paper.toml (through the results' meta), figures in two kinds, ``lines`` and ``heatmap``.
 
 CLI::
 
-    python -m harness.report [--results reports/results.json] [--out reports]
-    python -m harness.report --compare OLD.json NEW.json   # exit 1 if a verdict flipped
+    python -m harness.report                      # re-render reports/latest from its results.json
+    python -m harness.report --results R.json --out DIR
+    python -m harness.report --compare OLD NEW     # exit 1 if a verdict flipped; OLD or NEW may be
+                                                   # history:<index | date | commit> (reports/history.csv)
+    python -m harness.report --check R.json        # exit 1 on ERROR rows or no claims (CI)
 """
 
 from __future__ import annotations
@@ -29,40 +35,46 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from . import history
+
 TITLE = "firstlayer: the paper's findings, re-measured"
-VERDICTS = ("PASS", "FAIL", "DEVIATES", "SKIP")
-META = ("commit", "date", "torch", "python", "scale", "device", "wall_s", "command")
-STYLE = {  # small, clean, paper-like
-    "font.size": 8,
-    "axes.titlesize": 9,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
+VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
+COLOURS = {
+    "PASS": "#2e7d32",
+    "FAIL": "#c62828",
+    "DEVIATES": "#ef8f00",
+    "INCONCLUSIVE": "#6a5acd",
+    "SKIP": "#888888",
+    "ERROR": "#000000",
+}
+STYLE = {  # clean, paper-like, readable at page width
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "lines.linewidth": 1.3,
+    "lines.linewidth": 1.5,
     "savefig.dpi": 110,
     "savefig.bbox": "tight",
 }
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;color:#222;margin:0;background:#fafafa}
-main{max-width:1200px;margin:auto;padding:1em 2em;background:#fff}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;
-overflow-wrap:anywhere}
-th{background:#eee}
-code{font-size:12px;color:#555}
-.v{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff;white-space:nowrap}
-table.claims td:nth-child(5),table.claims td:nth-child(7){white-space:nowrap}
-table.claims td:nth-child(3){max-width:16em}
-.v-PASS{background:#2e7d32}.v-FAIL{background:#c62828}
-.v-DEVIATES{background:#ef8f00}.v-SKIP{background:#888}
-.claim{border-top:1px solid #ddd;margin-top:1.5em}
-img{max-width:100%;margin:4px 8px 4px 0}
-"""
+CSS = (
+    "body{font:15px/1.5 system-ui,sans-serif;color:#222;margin:0;background:#fafafa}"
+    "main{max-width:1280px;margin:auto;padding:1em 2em;background:#fff}"
+    "table{border-collapse:collapse;width:100%;font-size:13px}"
+    "th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;"
+    "overflow-wrap:normal;word-break:normal;hyphens:manual}"
+    "th{background:#eee}code{font-size:12px;color:#555}"
+    "td.num,td.v{white-space:nowrap}td.claim{min-width:14em}td.reason{min-width:18em}"
+    ".v{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff;white-space:nowrap}"
+    + "".join(f".v-{k}{{background:{c}}}" for k, c in COLOURS.items())
+    + ".claim{border-top:1px solid #ddd;margin-top:1.5em}"
+    "img{max-width:100%;margin:4px 8px 4px 0}.statement{color:#444;font-style:italic}"
+)
 
 
 class InputError(Exception):
@@ -76,18 +88,47 @@ def slug(text: str) -> str:
 def num(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    if isinstance(v, int) and not isinstance(v, bool):
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
         return f"{v:.3f}" if 1e-3 <= abs(v) < 1e3 else f"{v:.3g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(num(x) for x in v)
     return str(v)
 
 
 def fmt_measured(c: dict) -> str:
-    m, sd, n = c.get("measured"), c.get("sd"), c.get("n")
-    if m is None or sd is None:
-        return num(m)
-    return f"{num(m)} ± {num(sd)}" + (f" (n={n})" if n is not None else "")
+    """Mean [95% interval] (n), or why there is no value."""
+    m = c.get("measured")
+    if m is None:
+        return {"SKIP": "not measured (skipped)", "ERROR": "not measured (crashed)"}.get(c.get("verdict"), "—")
+    text = num(m)
+    if c.get("interval"):
+        lo, hi = c["interval"]
+        text += f" [{num(lo)}, {num(hi)}]"
+    if c.get("n"):
+        text += f" (n={c['n']})"
+    return text
+
+
+def fmt_threshold(c: dict) -> str:
+    return c.get("threshold") or {"SKIP": "—", "ERROR": "—"}.get(c.get("verdict"), "(no bar: reported only)")
+
+
+def ordered(results: dict) -> list[dict]:
+    """The claims in the paper's order (fixtures/paper.toml), ties in run order."""
+    order = {f: i for i, f in enumerate((results.get("meta") or {}).get("order") or [])}
+    return sorted(results["claims"], key=lambda c: order.get(c.get("claim"), len(order)))
+
+
+def parts(claims: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The claims grouped by the part of the paper they come from, in order."""
+    out: dict[str, list] = {}
+    for c in claims:
+        out.setdefault(c.get("part") or c.get("source") or "other", []).append(c)
+    return list(out.items())
 
 
 # ---------------------------------------------------------------- figures
@@ -96,7 +137,8 @@ def fmt_measured(c: dict) -> str:
 def _lines(ax, f: dict) -> None:
     for s in f["series"]:
         x, y = np.asarray(s["x"], float), np.asarray(s["y"], float)
-        (line,) = ax.plot(x, y, linestyle=s.get("style") or "solid", label=s.get("label"))
+        style = s.get("style") or "solid"
+        (line,) = ax.plot(x, y, linestyle=style, label=s.get("label") or None, color=s.get("colour"))
         if s.get("sd") is not None:
             sd = np.asarray(s["sd"], float)
             ax.fill_between(x, y - sd, y + sd, color=line.get_color(), alpha=0.2, lw=0)
@@ -116,8 +158,11 @@ def _heatmap(ax, f: dict) -> None:
     )
     ax.figure.colorbar(im, ax=ax)
     ax.set_yticks(range(len(f.get("rows") or [])), f.get("rows") or [])
-    if f.get("cols"):
-        ax.set_xticks(range(len(f["cols"])), f["cols"], rotation=45, ha="right")
+    cols = f.get("cols") or []
+    if cols:
+        every = max(1, math.ceil(len(cols) / 28))  # at most ~28 labels: 147 columns do not smear
+        ticks = list(range(0, len(cols), every))
+        ax.set_xticks(ticks, [cols[i] for i in ticks], rotation=90 if every > 1 else 0)
     ax.grid(False)
 
 
@@ -126,7 +171,7 @@ def plot(f: dict, path: Path) -> Path:
     draw = {"lines": _lines, "heatmap": _heatmap}[f["kind"]]
     rows = len(f.get("rows") or [])
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(4.2, 3.0 if f["kind"] == "lines" else max(2.0, 0.8 + 0.22 * rows)))
+        fig = Figure(figsize=(6.4, 4.2 if f["kind"] == "lines" else max(3.0, 1.2 + 0.32 * rows)))
         ax = fig.add_subplot()
         draw(ax, f)
         ax.set(title=f.get("title", ""), xlabel=f.get("xlabel", ""), ylabel=f.get("ylabel", ""))
@@ -134,12 +179,52 @@ def plot(f: dict, path: Path) -> Path:
     return path
 
 
-def render_figures(claims: list[dict], fig_dir: Path) -> dict[str, list[tuple[str, Path]]]:
+def paper_number(text) -> tuple[float, float] | None:
+    """The first number of the paper's value and its ± (0 when none): '0.90 ± 0.02' -> (0.9, 0.02)."""
+    m = re.match(r"\s*(-?\d*\.?\d+)(?:\s*±\s*(\d*\.?\d+))?", str(text or ""))
+    return (float(m.group(1)), float(m.group(2) or 0.0)) if m else None
+
+
+def scorecard(claims: list[dict], path: Path) -> Path:
+    """Every claim on one axis: the measured mean with its 95% interval (coloured by verdict),
+    the bar (|) and the paper's value with its ± (diamond), in the paper's order."""
+    shown = [c for c in claims if c.get("measured") is not None or c.get("verdict") in ("SKIP", "ERROR")]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(9.0, 0.9 + 0.34 * len(shown)))
+        ax = fig.add_subplot()
+        for i, c in enumerate(shown):
+            y = len(shown) - 1 - i
+            colour = COLOURS.get(c.get("verdict"), "#444")
+            if c.get("measured") is not None:
+                lo, hi = c.get("interval") or (c["measured"], c["measured"])
+                ax.plot([lo, hi], [y, y], color=colour, lw=3, alpha=0.6)
+                ax.plot(c["measured"], y, "o", color=colour)
+            if c.get("bar") is not None:
+                ax.plot(c["bar"], y, "|", color="k", ms=14, mew=2)
+            found = paper_number(c.get("paper"))
+            if found is not None and c.get("measured") is not None:
+                ax.errorbar(found[0], y, xerr=found[1] or None, fmt="D", color="#777", ms=5, capsize=3)
+            ax.text(
+                1.02, y, c.get("verdict", ""), transform=ax.get_yaxis_transform(), va="center", color=colour, fontsize=9
+            )
+        ax.set_yticks(range(len(shown)), [c["id"] for c in reversed(shown)])
+        ax.set_ylim(-0.7, len(shown) - 0.3)
+        ax.set_xlabel("measured (o, 95% interval), bar (|), paper (diamond)")
+        ax.set_title("Scorecard")
+        fig.savefig(path)
+    return path
+
+
+def render_figures(claims: list[dict], fig_dir: Path, past=None) -> dict[str, list[tuple[str, Path]]]:
     """{claim id: [(title, png path), ...]}; a malformed figure becomes a warning, not a crash."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[tuple[str, Path]]] = {}
     for c in claims:
-        for f in c.get("figures") or []:
+        figures = list(c.get("figures") or [])
+        if past is not None and len(past):
+            found = history.trend(past, c["id"])
+            figures += [found] if found else []
+        for f in figures:
             path = fig_dir / f"{slug(c['id'])}-{slug(f.get('name', 'figure'))}.png"
             try:
                 out.setdefault(c["id"], []).append((f.get("title", ""), plot(f, path)))
@@ -148,25 +233,20 @@ def render_figures(claims: list[dict], fig_dir: Path) -> dict[str, list[tuple[st
     return out
 
 
-# ---------------------------------------------------------------- table
+# ---------------------------------------------------------------- table and header
 
 
 def table(claims: list[dict]) -> pd.DataFrame:
-    """One row per claim, display strings, input order."""
-
-    def dataset(c):
-        src = c.get("data_source")
-        return f"{c.get('dataset', '')} ({src})" if src else c.get("dataset", "")
-
+    """One row per claim, display strings, in the given order."""
     return pd.DataFrame(
         {
             "id": [c["id"] for c in claims],
             "Claim": [c.get("title", "") for c in claims],
-            "Source": [c.get("source", "") for c in claims],
-            "Dataset": [dataset(c) for c in claims],
+            "Part": [c.get("part") or c.get("source", "") for c in claims],
+            "Dataset": [c.get("dataset", "") for c in claims],
             "Paper": [str(c.get("paper", "")) for c in claims],
             "Measured": [fmt_measured(c) for c in claims],
-            "Threshold": [c.get("threshold", "") for c in claims],
+            "Bar": [fmt_threshold(c) for c in claims],
             "Verdict": [c.get("verdict", "") for c in claims],
             "Reason": [c.get("reason", "") or "" for c in claims],
         },
@@ -181,17 +261,49 @@ def summary(claims: list[dict]) -> str:
 
 
 def header(meta: dict) -> list[tuple[str, str]]:
-    def val(k):
-        v = meta.get(k)
-        if k == "wall_s" and isinstance(v, (int, float)):
-            return str(timedelta(seconds=round(v)))
-        return "?" if v is None else str(v)
-
-    return [("wall time" if k == "wall_s" else k, val(k)) for k in META]
+    """The run's metadata, in words."""
+    out = []
+    commit = meta.get("commit", "?") + (" (uncommitted changes)" if meta.get("dirty") else "")
+    out.append(("commit", commit))
+    out.append(("date", str(meta.get("date", "?"))))
+    scale = str(meta.get("scale", "?"))
+    if meta.get("judged") is False:
+        scale += " (not judged: this scale exercises the code paths, its verdicts are not meaningful)"
+    out.append(("scale", scale))
+    out.append(("device", str(meta.get("device", "?"))))
+    out.append(
+        (
+            "versions",
+            f"torch {meta.get('torch', '?')}, torchvision {meta.get('torchvision', '?')}, "
+            f"python {meta.get('python', '?')}",
+        )
+    )
+    r = meta.get("runs") or {}
+    if r:
+        how = "cold (trained here)" if r.get("trained") else "warm (every run read from the cache)"
+        out.append(
+            (
+                "runs",
+                f"{r.get('trained', 0)} trained in this session ({timedelta(seconds=round(r.get('train_s', 0)))}), "
+                f"{r.get('read', 0)} read from the run cache: {how}",
+            )
+        )
+    if meta.get("data"):
+        out.append(("data (under the data root)", "; ".join(meta["data"])))
+    if isinstance(meta.get("wall_s"), (int, float)):
+        out.append(("wall time", str(timedelta(seconds=round(meta["wall_s"])))))
+    out.append(("command", str(meta.get("command", "?"))))
+    return out
 
 
 def details(c: dict) -> list[tuple[str, str]]:
-    return [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
+    rows = [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
+    rows += [("condition", x) for x in c.get("conditions") or []]
+    return rows
+
+
+def statement(c: dict) -> str:
+    return f"{c.get('source', '')}: {c.get('title', '')} (paper: {c.get('paper', '')})"
 
 
 # ---------------------------------------------------------------- markdown
@@ -201,27 +313,26 @@ def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", "<br>")
 
 
-def to_markdown(results: dict, figs: dict, out_dir: Path) -> str:
-    claims, df = results["claims"], table(results["claims"])
+def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None) -> str:
+    claims = ordered(results)
+    df = table(claims)
     df["Claim"] = df["Claim"] + " (`" + df.pop("id") + "`)"
     df["Verdict"] = "**" + df["Verdict"] + "**"
     lines = [f"# {TITLE}", ""]
     lines += [f"- **{k}**: {_md_cell(v)}" for k, v in header(results.get("meta") or {})]
-    lines += ["", f"**{summary(claims)}**", "", "## Claims", ""]
+    lines += ["", f"**{summary(claims)}**", ""]
+    if card is not None:
+        lines += [f"![Scorecard]({card.relative_to(out_dir).as_posix()})", ""]
+    lines += ["## Scorecard", ""]
     lines += ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in df.itertuples(index=False)]
-    lines += ["", "## Details"]
-    for c in claims:
-        lines += [
-            "",
-            f"### {c.get('title', '')} — `{c['id']}`",
-            "",
-            f"{c.get('source', '')} · **{c.get('verdict', '')}** · "
-            f"{c.get('seconds', 0) or 0:.0f} s on {c.get('device', '?')} ({c.get('scale', '?')})",
-            "",
-        ]
-        lines += [f"- {k}: {v}" for k, v in details(c)] + [""]
-        lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
+    for part, group in parts(claims):
+        lines += ["", f"## {part}"]
+        for c in group:
+            lines += ["", f"### `{c['id']}` — **{c.get('verdict', '')}**", "", f"_{statement(c)}_", ""]
+            lines += [f"- measured: {fmt_measured(c)}; bar: {fmt_threshold(c)}"]
+            lines += [f"- {k}: {v}" for k, v in details(c)] + [""]
+            lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
     return "\n".join(lines) + "\n"
@@ -235,48 +346,67 @@ def _img(title: str, path: Path) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 
-def to_html(results: dict, figs: dict) -> str:
+def to_html(results: dict, figs: dict, card: Path | None) -> str:
     e = html.escape
-    claims, df = results["claims"], table(results["claims"])
-    df = df.apply(lambda col: col.map(e))
-    df["Claim"] = '<a href="#' + df["id"].map(slug) + '">' + df["Claim"] + "</a><br><code>" + df.pop("id") + "</code>"
-    df["Verdict"] = '<span class="v v-' + df["Verdict"] + '">' + df["Verdict"] + "</span>"
-    parts = [
+    claims = ordered(results)
+    rows = []
+    for c in claims:
+        v = e(c.get("verdict", ""))
+        rows.append(
+            f"<tr><td class='claim'><a href='#{slug(c['id'])}'>{e(c.get('title', ''))}</a>"
+            f"<br><code>{e(c['id'])}</code></td>"
+            f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(c.get('dataset', ''))}</td>"
+            f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{e(fmt_measured(c))}</td>"
+            f"<td>{e(fmt_threshold(c))}</td><td class='v'><span class='v v-{v}'>{v}</span></td>"
+            f"<td class='reason'>{e(c.get('reason', '') or '')}</td></tr>"
+        )
+    parts_html = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
         f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1><ul>",
     ]
-    parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in header(results.get("meta") or {})]
-    parts += [
-        f"</ul><p><b>{e(summary(claims))}</b></p><h2>Claims</h2>",
-        df.to_html(index=False, escape=False, border=0, classes="claims"),
-        "<h2>Details</h2>",
+    parts_html += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in header(results.get("meta") or {})]
+    parts_html += [f"</ul><p><b>{e(summary(claims))}</b></p><h2>Scorecard</h2>"]
+    if card is not None:
+        parts_html.append(_img("Scorecard", card))
+    parts_html += [
+        "<table class='claims'><thead><tr><th>Claim</th><th>Part</th><th>Dataset</th><th>Paper</th>"
+        "<th>Measured (95% interval)</th><th>Bar</th><th>Verdict</th><th>Reason</th></tr></thead><tbody>",
+        *rows,
+        "</tbody></table>",
     ]
-    for c in claims:
-        parts += [
-            f'<section class="claim" id="{slug(c["id"])}"><h3>{e(c.get("title", ""))} <code>{e(c["id"])}</code></h3>',
-            f"<p>{e(c.get('source', ''))} · <span class='v v-{e(c.get('verdict', ''))}'>"
-            f"{e(c.get('verdict', ''))}</span></p><ul>",
-        ]
-        parts += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c)]
-        parts += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
+    for part, group in parts(claims):
+        parts_html.append(f"<h2>{e(part)}</h2>")
+        for c in group:
+            v = e(c.get("verdict", ""))
+            parts_html += [
+                f"<section class='claim' id='{slug(c['id'])}'>",
+                f"<h3><code>{e(c['id'])}</code> <span class='v v-{v}'>{v}</span></h3>",
+                f"<p class='statement'>{e(statement(c))}</p>",
+                f"<p>measured: {e(fmt_measured(c))}; bar: {e(fmt_threshold(c))}</p><ul>",
+            ]
+            parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c)]
+            parts_html += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
     if results.get("notes"):
-        parts += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in results["notes"]] + ["</ul>"]
-    return "\n".join([*parts, "</main></body></html>"])
+        parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in results["notes"]] + ["</ul>"]
+    return "\n".join([*parts_html, "</main></body></html>"])
 
 
 # ---------------------------------------------------------------- api
 
 
-def build(results: dict, out_dir) -> dict:
-    """Write results.json, report.md, report.html and figures/ into out_dir; return the paths."""
+def build(results: dict, out_dir, history_file=None) -> dict:
+    """Write results.json, report.md, report.html and figures/ into out_dir; the trend of each
+    claim comes from ``history_file`` (runs of the same scale) when given. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    figs = render_figures(results["claims"], out / "figures")
+    past = history.load(history_file, (results.get("meta") or {}).get("scale")) if history_file else None
+    figs = render_figures(results["claims"], out / "figures", past)
+    card = scorecard(ordered(results), out / "figures" / "scorecard.png") if results["claims"] else None
     paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")
-    paths["markdown"].write_text(to_markdown(results, figs, out), encoding="utf-8")
-    paths["html"].write_text(to_html(results, figs), encoding="utf-8")
-    paths["figures"] = [p for fl in figs.values() for _, p in fl]
+    paths["markdown"].write_text(to_markdown(results, figs, out, card), encoding="utf-8")
+    paths["html"].write_text(to_html(results, figs, card), encoding="utf-8")
+    paths["figures"] = [p for fl in figs.values() for _, p in fl] + ([card] if card else [])
     return paths
 
 
@@ -287,10 +417,10 @@ def _same(a, b) -> bool:
 
 
 def compare(old: dict, new: dict) -> list[dict]:
-    """Claims whose verdict or measured value changed between two results dicts.
-
-    ``flipped``: the verdict differs; a claim present on one side only counts as flipped
-    when that side is PASS.
+    """Claims whose verdict or measured value changed between two results dicts, each with a
+    ``status``: ``flipped`` (run on both sides, the verdict differs), ``changed`` (same
+    verdict, another value), ``not run`` (absent from the new run, e.g. a -k selection) or
+    ``new`` (absent from the old). Only ``flipped`` rows are flips.
     """
     o = {c["id"]: c for c in old.get("claims", [])}
     n = {c["id"]: c for c in new.get("claims", [])}
@@ -301,9 +431,27 @@ def compare(old: dict, new: dict) -> list[dict]:
         ma, mb = a.get("measured"), b.get("measured")
         if va == vb and _same(ma, mb):
             continue
-        flipped = va != vb if (a and b) else "PASS" in (va, vb)
-        rows.append({"id": cid, "old": va, "new": vb, "old_measured": ma, "new_measured": mb, "flipped": flipped})
+        status = "not run" if not b else "new" if not a else "flipped" if va != vb else "changed"
+        rows.append(
+            {
+                "id": cid,
+                "status": status,
+                "old": va,
+                "new": vb,
+                "old_measured": ma,
+                "new_measured": mb,
+                "flipped": status == "flipped",
+            }
+        )
     return rows
+
+
+def problems(results: dict) -> list[str]:
+    """What makes a run unusable (for CI): no claims, or claims that crashed (ERROR)."""
+    claims = results.get("claims", [])
+    if not claims:
+        return ["no claims in the results"]
+    return [f"{c['id']}: ERROR {c.get('reason', '')}" for c in claims if c.get("verdict") == "ERROR"]
 
 
 def load(path) -> dict:
@@ -317,22 +465,42 @@ def load(path) -> dict:
     return data
 
 
+def resolve(ref: str, history_file: Path) -> dict:
+    """A results dict from a path, or from the history: ``history:<index | date | commit>``."""
+    if ref.startswith("history:"):
+        try:
+            return history.results_of(history.load(history_file), ref.split(":", 1)[1])
+        except KeyError as e:
+            raise InputError(f"{history_file}: {e.args[0]}") from None
+    return load(ref)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.split("\n")[0])
-    ap.add_argument("--results", default="reports/results.json", help="results.json to render")
-    ap.add_argument("--out", default="reports", help="folder to write the report into")
+    ap.add_argument("--results", default="reports/latest/results.json", help="results.json to render")
+    ap.add_argument("--out", default=None, help="folder to write the report into (default: the results' folder)")
+    ap.add_argument("--history", default="reports/history.csv", help="the history of full runs")
     ap.add_argument(
-        "--compare", nargs=2, metavar=("OLD", "NEW"), help="diff two results.json; exit 1 if a verdict flipped"
+        "--compare",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="diff two runs (results.json, or history:<index|date|commit>); exit 1 if a verdict flipped",
     )
+    ap.add_argument("--check", metavar="RESULTS", help="exit 1 if the run has no claims or an ERROR (for CI)")
     args = ap.parse_args(argv)
     try:
+        if args.check:
+            found = problems(load(args.check))
+            print("\n".join(found) or f"{args.check}: no ERROR, {len(load(args.check)['claims'])} claims")
+            return 1 if found else 0
         if args.compare:
-            rows = compare(load(args.compare[0]), load(args.compare[1]))
+            rows = compare(*(resolve(r, Path(args.history)) for r in args.compare))
             print(pd.DataFrame(rows).to_string(index=False) if rows else "no changes")
             flips = sum(r["flipped"] for r in rows)
             print(f"flipped: {flips}")
             return 1 if flips else 0
-        paths = build(load(args.results), args.out)
+        out = args.out or Path(args.results).parent
+        paths = build(load(args.results), out, args.history if Path(args.history).exists() else None)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,6 +1,9 @@
-"""Run specs and the on-disk run cache: ``<cache>/runs/<key>/`` holds ``spec.json``,
-``metrics.json``, ``provenance.json`` and ``first_layer.pt`` (the first layer at init and at
-each snapshot).
+"""Run specs and the on-disk run cache. A run is a step of a trajectory: ``<cache>/runs/<key>/``
+holds one trajectory of a spec (every field but ``steps``): ``spec.json``,
+``provenance.json``, ``trajectory.pt`` (the first layer every few steps, the training
+history, evaluations, and the state to continue from; replaced atomically) and
+``metrics.json`` (a readable summary). Asking for a longer run continues the trajectory from
+its last step instead of training from 0; a shorter one reads its snapshot.
 
 The key hashes only the spec fields that differ from their defaults, so adding a field with
 a default keeps every cached run valid (never change a default: add a field). Each run
@@ -8,9 +11,9 @@ records which training code trained it (``fingerprint``: the AST of train.py, mo
 data.py, comments and docstrings left out), the torch version and the machine; a run whose
 fingerprint differs from the current code's is retrained, never silently reused.
 
-Training happens under a ``filelock`` per key and is published by ``os.replace`` of a
-finished temp dir, so concurrent workers train a run once and a killed run leaves nothing
-half-written. An entry that fails its self-check is deleted and retrained.
+Training happens under a ``filelock`` per key and every file is published by ``os.replace``,
+so concurrent workers train a run once and a killed run leaves its last checkpoint, from
+which the next call continues. An entry that fails its self-check is deleted and retrained.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -52,26 +55,24 @@ class RunSpec:
     lr: float = 0.01
     momentum: float = 0.0
     batch: int = 256
-    snapshots: tuple = ()  # extra steps at which the first layer is saved
-    eval_images: int = 10_000  # train and test images evaluated at the end
+    eval_images: int = 10_000  # train and test images evaluated at each stop
 
     def to_json(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["snapshots"] = list(self.snapshots)
-        return d
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, d: dict) -> RunSpec:
-        return cls(**{**d, "snapshots": tuple(d.get("snapshots", ()))})
+        return cls(**d)
 
     @property
     def key(self) -> str:
-        """Hash of the fields that differ from their defaults."""
+        """The trajectory's name: a hash of the fields that differ from their defaults, but
+        ``steps`` (a run of any length is a step of one trajectory)."""
         changed = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "steps" and getattr(self, f.name) != f.default
         }
-        if "snapshots" in changed:
-            changed["snapshots"] = list(changed["snapshots"])
         return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
 
     def label(self) -> str:
@@ -138,13 +139,16 @@ def provenance(device: str) -> dict:
 
 @dataclass
 class Run:
-    """A trained run: the first layer at init (``weights[0]``) and at each saved step."""
+    """A run at step ``spec.steps`` of its trajectory: the first layer at init (``weights[0]``)
+    and at every saved step up to ``spec.steps``, the running train loss/accuracy ``history``
+    up to there, the full ``evaluation`` at ``spec.steps``, and what trained it."""
 
     spec: RunSpec
     weights: dict
-    metrics: dict
-    path: Path = field(default=None)
+    history: list
+    evaluation: dict
     provenance: dict = field(default_factory=dict)
+    path: Path = field(default=None)
 
     @property
     def init(self) -> torch.Tensor:
@@ -154,17 +158,31 @@ class Run:
     def final(self) -> torch.Tensor:
         return self.weights[self.spec.steps]
 
+    @property
+    def metrics(self) -> dict:
+        """The evaluation at ``spec.steps`` with the history, data source and device."""
+        made = self.provenance
+        return {
+            **self.evaluation,
+            "history": self.history,
+            "data_source": made.get("data_source", ""),
+            "device": made.get("device", ""),
+        }
+
 
 class RunCache:
-    """``get(spec)`` returns the cached run or trains it (once, across processes) on the data
-    of ``datasets`` (a ``harness.sources.Datasets``)."""
+    """``get(spec)`` returns the run at ``spec.steps`` of the cached trajectory of ``spec``
+    (every field but ``steps``), training or continuing it (once, across processes) on the
+    data of ``datasets`` (a ``harness.sources.Datasets``). A trajectory is published every
+    ``checkpoint_every`` steps, so a killed run continues from its last checkpoint."""
 
-    def __init__(self, root, datasets, device: str = "cpu", progress=None):
+    def __init__(self, root, datasets, device: str = "cpu", progress=None, checkpoint_every: int = 500):
         self.root = Path(root)
-        self.datasets, self.device = datasets, device
+        self.datasets, self.device, self.checkpoint_every = datasets, device, checkpoint_every
         self.progress = progress if progress is not None else _stderr_progress
         self._memo: dict = {}
-        self.trained: list = []  # keys this process trained (the rest came from disk)
+        self.trained: list = []  # {key, label, from, to, seconds} of every stretch this process trained
+        self.loaded: set = set()  # keys read from disk without training
 
     def path(self, spec: RunSpec) -> Path:
         return self.root / "runs" / spec.key
@@ -174,85 +192,140 @@ class RunCache:
         """The specs this process has asked for (loaded or trained)."""
         return list(self._memo)
 
-    def load(self, spec: RunSpec) -> Run | None:
-        """The cached run if present, sound and trained by the current code, else None."""
+    def _say(self, spec, msg):
+        if self.progress:
+            self.progress(f"[{spec.label()}] {msg}")
+
+    def trajectory(self, spec: RunSpec):
+        """(trajectory, provenance) of ``spec`` if cached, sound and trained by the current
+        training code, else None."""
+        from .train import Trajectory
+
         path = self.path(spec)
         try:
-            saved = RunSpec.from_json(json.loads((path / "spec.json").read_text()))
-            metrics = json.loads((path / "metrics.json").read_text())
+            saved = json.loads((path / "spec.json").read_text())
             made = json.loads((path / "provenance.json").read_text())
-            weights = torch.load(path / "first_layer.pt", weights_only=True)
-        except Exception:  # unreadable in any way (truncated, unpickling, bad JSON): rebuild
+            blob = torch.load(path / "trajectory.pt", weights_only=False)
+            traj = Trajectory(**blob)
+        except Exception:  # absent, or unreadable in any way (truncated, unpickling, bad JSON)
             return None
-        expected = {0, spec.steps, *spec.snapshots}
-        shapes = {tuple(w.shape) for w in weights.values()} if isinstance(weights, dict) else set()
-        if saved != spec or set(weights) != expected or len(shapes) != 1 or next(iter(shapes))[0] != spec.first:
+        shapes = {tuple(w.shape) for w in traj.weights.values()}
+        if saved != _trajectory_json(spec) or len(shapes) != 1 or next(iter(shapes))[0] != spec.first:
             return None
         if made.get("fingerprint") != fingerprint():
-            if self.progress:
-                self.progress(
-                    f"[{spec.label()}] trained by other training code ({made.get('fingerprint')}): retraining"
-                )
+            self._say(spec, f"trained by other training code ({made.get('fingerprint')}): retraining")
             return None
-        return Run(spec, weights, metrics, path, made)
+        return traj, made
 
-    def get(self, spec: RunSpec, wait: bool = True) -> Run | None:
-        """The run, trained here if missing. With ``wait=False``, None when another process
-        holds its lock (is training it) instead of waiting for it."""
+    def _view(self, spec, found) -> Run | None:
+        if found is None:
+            return None
+        traj, made = found
+        if spec.steps not in traj.weights or spec.steps not in traj.evals:
+            return None
+        weights = {s: w for s, w in traj.weights.items() if s <= spec.steps}
+        history = [h for h in traj.history if h["step"] <= spec.steps]
+        return Run(spec, weights, history, traj.evals[spec.steps], made, self.path(spec))
+
+    def get(self, spec: RunSpec, wait: bool = True, stops=()) -> Run | None:
+        """The run at ``spec.steps``, trained (or continued) here if missing; ``stops``: other
+        steps of the same trajectory to evaluate on the way. With ``wait=False``, None when
+        another process holds its lock (is training it) instead of waiting for it."""
         if spec in self._memo:
             return self._memo[spec]
-        run = self.load(spec)
-        if run is None:
+        found = self.trajectory(spec)
+        run = self._view(spec, found)
+        if run is None or any(self._view(replace(spec, steps=s), found) is None for s in stops):
             (self.root / "runs").mkdir(parents=True, exist_ok=True)
             try:
                 with FileLock(str(self.path(spec)) + ".lock", timeout=-1 if wait else 0):
-                    run = self.load(spec)  # another process may have trained it meanwhile
-                    if run is None:
-                        run = self._train(spec)
+                    run = self._train(spec, set(stops) | {spec.steps})  # re-reads under the lock
             except Timeout:
                 return None
+        else:
+            self.loaded.add(spec.key)
         self._memo[spec] = run
         return run
 
     def prefill(self, specs, skip=()) -> None:
-        """Train the missing runs of ``specs`` (in order), passing over those another process
-        is training, then wait for those. Processes that prefill the same list share the work
+        """Train the missing runs of ``specs`` (each trajectory once, to the longest step asked
+        of it, evaluated at every step asked), passing over those another process is
+        training, then wait for those. Processes that prefill the same list share the work
         instead of queueing on one lock. Errors of a type in ``skip`` (a missing dataset)
         leave that run to the claim that needs it."""
+        stops: dict = {}
+        for spec in specs:
+            stops.setdefault(spec.key, []).append(spec)
+        longest = [max(group, key=lambda r: r.steps) for group in stops.values()]
         waiting = []
-        for spec in dict.fromkeys(specs):
+        for spec in longest:
+            asked = [r.steps for r in stops[spec.key]]
             try:
-                if self.get(spec, wait=False) is None:
-                    waiting.append(spec)
+                if self.get(spec, wait=False, stops=asked) is None:
+                    waiting.append((spec, asked))
             except skip:
                 continue
-        for spec in waiting:
-            self.get(spec)
+        for spec, asked in waiting:
+            self.get(spec, stops=asked)
 
-    def _train(self, spec: RunSpec) -> Run:
+    def _train(self, spec: RunSpec, stops: set) -> Run:
+        """Under the run's lock: continue the cached trajectory to ``max(stops)``, or train it
+        from step 0 where a stop lies behind it unevaluated (or there is none)."""
         from .train import train  # the cache itself needs no torch training code
 
-        final = self.path(spec)
-        if final.exists():  # present but failed the self-check: rebuild
-            shutil.rmtree(final)
-        for stale in final.parent.glob(f".tmp-{spec.key}-*"):  # left by a killed run; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = final.parent / f".tmp-{spec.key}-{os.getpid()}"
-        tmp.mkdir(parents=True)
-        try:
-            data = self.datasets.train_data(spec)
-            say = (lambda msg: self.progress(f"[{spec.label()}] {msg}")) if self.progress else None
-            out = train(spec, data, self.device, say)
-            made = provenance(self.device)
-            (tmp / "spec.json").write_text(json.dumps(spec.to_json(), indent=1, sort_keys=True))
-            (tmp / "metrics.json").write_text(json.dumps(out["metrics"], indent=1))
-            (tmp / "provenance.json").write_text(json.dumps(made, indent=1))
-            torch.save(out["snapshots"], tmp / "first_layer.pt")
-            os.replace(tmp, final)
-            self.trained.append(spec.key)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return Run(spec, out["snapshots"], out["metrics"], final, made)
+        found = self.trajectory(spec)
+        path = self.path(spec)
+        start, made = found if found else (None, None)
+        if start is not None and all(s in start.evals for s in stops):
+            return self._view(spec, found)
+        if start is not None and any(s <= start.step and s not in start.evals for s in stops):
+            stops |= set(start.evals) | {start.step}  # behind it: retrain, keeping what it had
+            start = None
+        if start is None:
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            made = None
+        data = self.datasets.train_data(spec)
+        if made is None:
+            made = {**provenance(self.device), "data_source": data.source}
+            _write(path / "spec.json", json.dumps(_trajectory_json(spec), indent=1, sort_keys=True))
+            _write(path / "provenance.json", json.dumps(made, indent=1))
+        begin = 0 if start is None else start.step
+        targets = sorted(s for s in stops if s > begin)
+        self._say(spec, f"training steps {begin}-{targets[-1]}" + (" (continuing)" if begin else ""))
+        say = (lambda msg: self._say(spec, msg)) if self.progress else None
+        traj = train(
+            spec, data, self.device, targets, start, say, lambda t: self._publish(path, t), self.checkpoint_every
+        )
+        self._publish(path, traj)
+        seconds = sum(sg["seconds"] for sg in traj.segments if sg["from"] >= begin)
+        self.trained.append(
+            {"key": spec.key, "label": spec.label(), "from": begin, "to": traj.step, "seconds": seconds}
+        )
+        return self._view(spec, (traj, made))
+
+    def _publish(self, path: Path, traj) -> None:
+        """Write the trajectory atomically (and a readable summary beside it)."""
+        for segment in traj.segments:
+            segment.setdefault("machine", machine())
+        tmp = path / f"trajectory.pt.tmp{os.getpid()}"
+        torch.save(dataclasses.asdict(traj), tmp)
+        os.replace(tmp, path / "trajectory.pt")
+        summary = {"step": traj.step, "evals": traj.evals, "segments": traj.segments, "history": traj.history}
+        _write(path / "metrics.json", json.dumps(summary, indent=1))
+
+
+def _trajectory_json(spec: RunSpec) -> dict:
+    """The fields that name a trajectory: the spec without its length."""
+    d = spec.to_json()
+    del d["steps"]
+    return d
+
+
+def _write(file: Path, text: str) -> None:
+    tmp = file.with_name(f"{file.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, file)
 
 
 def _stderr_progress(msg: str) -> None:

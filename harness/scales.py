@@ -38,11 +38,11 @@ class Scale:
     model: str
     width: float  # VGG body width; the first layer keeps `first` filters
     first: int  # first-layer filters
-    steps: int
+    steps: int  # the standard length (Table 1, Fig. 2)
+    converged_steps: int  # the length at which random-label nets have memorised (Table 2, 3, Fig. 6, App. D)
     lr: float
     momentum: float
     batch: int
-    snapshots: tuple[int, ...]  # extra steps at which the first layer is saved
     eval_images: int  # train/test images evaluated at the end of a run
     seeds_true: int
     seeds_random: int
@@ -51,6 +51,7 @@ class Scale:
     resnet: str
     resnet_width: float
     resnet_steps: int
+    resnet_seeds: int
     frozen_models: tuple[str, ...]
     binary: tuple[str, ...]  # Table 3 binary subsets
     d1_components: tuple[int, ...]  # App. D.1 label components
@@ -59,6 +60,7 @@ class Scale:
     label_patch: tuple[tuple[str, int], ...]  # Fig. 5 (dataset copy, patch size)
     label_patch_images: int | None  # images per Fig. 5 dataset (None: all)
     whitening_images: int  # images whose C(delta) is measured (Fig. 6)
+    size_curve: tuple[tuple[int, int], ...]  # (training images, steps) of true-label runs: C(10) vs data size
     large_patch_images: int  # images for the PCA of patches larger than 3x3 (App. C 7x7)
     large_patch_stride: int  # and the stride of those patches
     extra_datasets: tuple[str, ...]  # datasets beside `dataset` for Table 1 / 2
@@ -79,7 +81,6 @@ class Scale:
             lr=self.lr,
             momentum=self.momentum,
             batch=self.batch,
-            snapshots=self.snapshots,
             eval_images=self.eval_images,
         )
         return replace(base, **over)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,21 @@ class Copy:
     downloadable: bool = False
 
 
+# Class names of the ImageNet classes in tiny-imagenet-10 (its folders are WordNet ids).
+WORDNET = {
+    "n01443537": "goldfish",
+    "n01641577": "bullfrog",
+    "n01882714": "koala",
+    "n02123045": "tabby",
+    "n02124075": "Egyptian cat",
+    "n02279972": "monarch",
+    "n04146614": "school bus",
+    "n04285008": "sports car",
+    "n07749582": "lemon",
+    "n07873807": "pizza",
+}
+
+
 def _image_folder(folder: str) -> Callable:
     def read(root: Path, split: str, download: bool = False):
         path = root / folder
@@ -66,7 +82,8 @@ def _image_folder(folder: str) -> Callable:
         ds = ImageFolder(str(path / split))
         pixels = np.stack([np.asarray(ds.loader(p).convert("RGB")) for p, _ in ds.samples])
         labels = torch.as_tensor(ds.targets)
-        return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), labels, tuple(ds.classes)
+        classes = tuple(WORDNET.get(c, c) for c in ds.classes)
+        return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), labels, classes
 
     return read
 
@@ -132,34 +149,67 @@ def load_split(
     root: Path | str | None = None,
     cache_dir: Path | str | None = None,
     download: bool = False,
+    progress=None,
 ) -> Images:
-    """Decode one split of dataset ``name`` to uint8 (cached under ``cache_dir/data``)."""
+    """Decode one split of dataset ``name`` to uint8 (cached under ``cache_dir/data``). When no
+    copy is under the data root and ``download``, the first downloadable copy is fetched by
+    torchvision (its own download code and checksums) into the data root. ``progress(msg)``
+    hears of a download and of a first decode."""
     root = Path(root) if root is not None else default_root()
+    say = progress or (lambda msg: None)
     found = copies(name)
     for copy in found:
         where = root / copy.folder
         if where.exists():
-            cached = _decode_cached(str(where), split, lambda c=copy: c.read(root, split), cache_dir)
+            read = _announced(lambda c=copy: c.read(root, split), say, f"decoding {name} ({split}) from {copy.folder}")
+            cached = _decode_cached(str(where), split, read, cache_dir)
             if cached is not None:
                 return cached
+    tried = ", ".join(str(root / c.folder) for c in found)
     fetchable = [c for c in found if c.downloadable]
     if download and fetchable:
-        root.mkdir(parents=True, exist_ok=True)
-        loaded = fetchable[0].read(root, split, True)
-        if loaded is not None:
-            return Images(*loaded, source=f"{root / fetchable[0].folder} (downloaded)")
-    tried = ", ".join(str(root / c.folder) for c in found)
-    hint = " or run with --download" if fetchable else ""
+        copy = fetchable[0]
+        say(f"{name} is not under {root}: downloading it with torchvision")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            read = _announced(lambda: copy.read(root, split, True), say, f"decoding {name} ({split})")
+            cached = _decode_cached(str(root / copy.folder), split, read, cache_dir)
+        except Exception as exc:  # no network, a failed checksum, a missing helper package
+            why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            raise DatasetNotFound(
+                f"dataset '{name}' ({split}) not found (tried {tried}) and its download failed ({why}); "
+                f"point --data-root or FIRSTLAYER_DATA at a local copy (e.g. shared/datasets)"
+            ) from None
+        if cached is not None:
+            return cached
+    hint = " or drop --no-download to fetch it" if fetchable else ""
     raise DatasetNotFound(
         f"dataset '{name}' ({split}) not found: tried {tried}; put it there, point "
         f"--data-root or FIRSTLAYER_DATA at a folder holding it{hint}"
     )
 
 
+def _announced(read, say, what: str):
+    """``read`` that tells ``say`` when it starts and how long it took (a first decode of
+    50,000 JPEGs takes a while; a cached one never calls it)."""
+
+    def run():
+        say(f"{what} ...")
+        t = time.perf_counter()
+        out = read()
+        if out is not None:
+            say(f"{what}: {len(out[1])} images in {time.perf_counter() - t:.1f} s")
+        return out
+
+    return run
+
+
 def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
+    """Decode once (``load()``), cached under ``cache_dir/data``; the source is named by its
+    folder under the data root and a checksum of the decoded split, never by a machine path."""
     if cache_dir is None:
         out = load()
-        return None if out is None else Images(*out, source=where)
+        return None if out is None else Images(*out, source=_named(where, split, out[0], out[1]))
     cache = Path(cache_dir) / "data"
     cache.mkdir(parents=True, exist_ok=True)
     file = cache / f"{hashlib.sha256(f'{where}|{split}'.encode()).hexdigest()[:16]}.pt"
@@ -167,7 +217,8 @@ def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
         if file.exists():
             try:
                 blob = torch.load(file, weights_only=False)
-                return Images(blob["pixels"], blob["labels"], tuple(blob["classes"]), where)
+                pixels, labels = blob["pixels"], blob["labels"]
+                return Images(pixels, labels, tuple(blob["classes"]), _named(where, split, pixels, labels))
             except Exception:  # a corrupt decode cache is only lost time
                 file.unlink()
         out = load()
@@ -176,15 +227,23 @@ def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
         tmp = file.with_suffix(f".tmp{os.getpid()}")
         torch.save({"pixels": out[0], "labels": out[1], "classes": list(out[2])}, tmp)
         os.replace(tmp, file)
-        return Images(*out, source=where)
+        return Images(*out, source=_named(where, split, out[0], out[1]))
+
+
+def _named(where: str, split: str, pixels: torch.Tensor, labels: torch.Tensor) -> str:
+    """'<folder> (<split>, sha256 <first 12 hex of the decoded pixels and labels>)'."""
+    digest = hashlib.sha256(pixels.contiguous().numpy().tobytes())
+    digest.update(labels.numpy().tobytes())
+    return f"{Path(where).name} ({split}, sha256 {digest.hexdigest()[:12]})"
 
 
 # ---------------------------------------------------------------- pretrained first layers
 
 
-def torchvision_first_layer(name: str, download: bool = False) -> torch.Tensor:
-    """The first convolution of torchvision's ImageNet model ``name`` (its DEFAULT weights),
-    from the torch hub cache, or fetched there when ``download``; DatasetNotFound otherwise."""
+def torchvision_first_layer(name: str, download: bool = False, progress=None) -> torch.Tensor:
+    """The first convolution of torchvision's ImageNet model ``name`` (its DEFAULT weights,
+    through torchvision's weights API), from the torch hub cache, or fetched there when
+    ``download``; DatasetNotFound otherwise."""
     import torchvision
 
     from .models import first_layer
@@ -192,11 +251,16 @@ def torchvision_first_layer(name: str, download: bool = False) -> torch.Tensor:
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not (download or cached.exists()):
-        raise DatasetNotFound(f"{name} ImageNet weights not in the torch hub cache ({cached}): run with --download")
+        raise DatasetNotFound(f"{name} ImageNet weights not in the torch hub cache: drop --no-download to fetch them")
+    if not cached.exists() and progress:
+        progress(f"downloading the {name} ImageNet weights with torchvision")
     try:
         model = torchvision.models.get_model(name, weights=weights)
     except Exception as exc:  # no network, a truncated file: the claim cannot be measured here
-        raise DatasetNotFound(f"{name} ImageNet weights could not be had: {exc}".splitlines()[0]) from None
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise DatasetNotFound(
+            f"{name} ImageNet weights are not in the torch hub cache and their download failed ({why})"
+        ) from None
     return first_layer(model).weight.detach()
 
 
@@ -204,16 +268,26 @@ class Datasets:
     """The one door to data for runs and claims: splits (decoded once per process, cached on
     disk under ``cache_dir``), a run's ``TrainData``, exact patch PCAs, pretrained layers."""
 
-    def __init__(self, root: Path | str | None = None, cache_dir: Path | str | None = None, download: bool = False):
+    def __init__(
+        self, root: Path | str | None = None, cache_dir: Path | str | None = None, download: bool = False, progress=None
+    ):
         self.root = Path(root) if root is not None else default_root()
-        self.cache_dir, self.download = cache_dir, download
+        self.cache_dir, self.download, self.progress = cache_dir, download, progress
         self._splits: dict = {}
         self._pcas: dict = {}
 
     def split(self, name: str, split: str = "train") -> Images:
+        """A decoded split; an absent one fails once per process (no second download try)."""
         if (name, split) not in self._splits:
-            self._splits[name, split] = load_split(name, split, self.root, self.cache_dir, self.download)
-        return self._splits[name, split]
+            try:
+                got = load_split(name, split, self.root, self.cache_dir, self.download, self.progress)
+            except DatasetNotFound as exc:
+                got = exc
+            self._splits[name, split] = got
+        got = self._splits[name, split]
+        if isinstance(got, DatasetNotFound):
+            raise DatasetNotFound(str(got))
+        return got
 
     def train_data(self, spec) -> TrainData:
         """The spec's normalised training and test sets (``prepare``)."""
@@ -240,10 +314,10 @@ class Datasets:
         file = self.pretrained_dir() / f"{name}_conv1.npy"
         if not file.exists():
             raise DatasetNotFound(
-                f"{file} not found: the App. C first layers live in pretrained/ beside the data root "
-                f"(copy shared/pretrained there)"
+                f"{file.name} not found in {file.parent}: the App. C stand-in first layers live in pretrained/ "
+                f"beside the data root (copy shared/pretrained there)"
             )
         return torch.from_numpy(np.load(file))
 
     def torchvision_first_layer(self, name: str) -> torch.Tensor:
-        return torchvision_first_layer(name, self.download)
+        return torchvision_first_layer(name, self.download, self.progress)

@@ -225,3 +225,16 @@ def pairwise_correlations(profiles) -> np.ndarray:
     return np.array(
         [correlation(profiles[i], profiles[j]) for i in range(len(profiles)) for j in range(i + 1, len(profiles))]
     )
+
+
+def partial_correlation(a, b, controls) -> float:
+    """Correlation of profiles ``a`` and ``b`` beyond what the ``controls`` explain: Pearson
+    correlation of their residuals after least-squares regression on [1, *controls]. The
+    suite reports agreement beyond lambda with controls (lambda, log lambda)."""
+    x = np.column_stack([np.ones(len(np.ravel(a))), *[np.asarray(c, np.float64).ravel() for c in controls]])
+
+    def residual(v):
+        v = np.asarray(v, np.float64).ravel()
+        return v - x @ np.linalg.lstsq(x, v, rcond=None)[0]
+
+    return correlation(residual(a), residual(b))

@@ -62,6 +62,21 @@ def t_grid(lambdas, eta: float | None = None, points: int = 2000, decades_past: 
     return np.logspace(0.0, top, points)
 
 
+def trivial_bar(lambdas, eta: float | None = None) -> float:
+    """The trivial-profile guard, derived from eq. 3: early in training every profile is
+    ~lambda (eq. 3 at small t: e_i ~ eta t lambda_i), so agreement between profiles is free
+    there. The profile stays trivial until eq. 3's peak leaves the largest component (t* with
+    argmax e(t*) > 0, eta lambda_0^2 t* ~ 4 on CIFAR-10); the bar is corr(e(t*), lambda). A
+    measured profile correlating with lambda above it is no further from lambda than eq. 3
+    before its peak moved (0.775 on 10,000 CIFAR-10 images)."""
+    lam = np.asarray(lambdas, np.float64)
+    eta = default_eta(lam) if eta is None else float(eta)
+    ts = t_grid(lam, eta, points=4000)
+    curves = formula_profile(lam, ts, eta)
+    moved = np.argmax(curves.argmax(axis=1) > 0)
+    return float(row_correlations(curves[moved : moved + 1], lam)[0])
+
+
 @dataclass(frozen=True)
 class Fit:
     """Best fit of eq. 3 to a profile: iteration ``t``, Pearson ``correlation``, the ``curve``."""

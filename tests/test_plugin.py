@@ -29,7 +29,7 @@ def run(pytester, tmp_path):
 def test_report_header_names_scale_data_and_cache(run, tmp_path):
     out = run().stdout.str()
     assert "firstlayer: scale cpu (judged), device cpu, hypothesis profile" in out
-    assert f"firstlayer: data root {tmp_path}, run cache" in out
+    assert f"firstlayer: data root {tmp_path} (pretrained layers: {tmp_path.parent / 'pretrained'}), run cache" in out
 
 
 def test_a_misspelt_claim_family_is_one_usage_line(run):
@@ -67,3 +67,63 @@ def test_x(datasets):
     result.assert_outcomes(skipped=1)
     assert any("dataset 'cifar100' (train) not found" in line for line in result.stdout.lines)
     assert "Traceback" not in result.stdout.str()
+
+
+VERDICTS = """
+import pytest
+from harness import checks
+
+@pytest.mark.claim("seed")
+def test_pass(conclude):
+    conclude(checks.judge(checks.check("x", [0.95, 0.96, 0.97], ">=", 0.9)))
+
+@pytest.mark.claim("seed")
+def test_fail(conclude):
+    conclude(checks.judge(checks.check("x", [0.5, 0.51, 0.52], ">=", 0.9)))
+
+@pytest.mark.claim("seed")
+def test_unsure(conclude):
+    conclude(checks.judge(checks.check("x", [0.85, 0.9, 0.95], ">=", 0.9)))
+
+@pytest.mark.claim("seed")
+def test_deviates(conclude):
+    dev = checks.Deviation("known", "z > 1")
+    conclude(checks.judge(checks.check("x", [0.5, 0.51], ">=", 0.9), deviation=dev, measured={"z": 2}))
+
+@pytest.mark.claim("seed")
+def test_crash(conclude):
+    {}["missing"]
+
+@pytest.mark.claim("seed")
+def test_assertion():
+    assert 1 == 2, "the frozen first layer moved"
+"""
+
+
+def rows(tmp_path) -> dict:
+    import json
+
+    return {c["id"]: c for c in json.loads((tmp_path / "r" / "results.json").read_text())["claims"]}
+
+
+def test_verdicts_map_to_rows_and_a_crash_is_an_error(run, tmp_path):
+    result = run(src=VERDICTS)
+    got = {k: v["verdict"] for k, v in rows(tmp_path).items()}
+    assert got == {
+        "pass": "PASS",
+        "fail": "FAIL",
+        "unsure": "INCONCLUSIVE",
+        "deviates": "DEVIATES",
+        "crash": "ERROR",
+        "assertion": "FAIL",
+    }
+    assert "KeyError" in rows(tmp_path)["crash"]["reason"]
+    assert rows(tmp_path)["fail"]["interval"][1] < 0.9
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_an_unjudged_scale_records_verdicts_but_fails_only_on_a_crash(run, tmp_path):
+    result = run("--scale", "smoke", src=VERDICTS)
+    got = {k: v["verdict"] for k, v in rows(tmp_path).items()}
+    assert got["fail"] == "FAIL" and got["pass"] == "PASS" and got["crash"] == "ERROR"
+    result.assert_outcomes(failed=1, xfailed=5)

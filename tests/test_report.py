@@ -85,12 +85,13 @@ def results():
 
 
 def test_build_writes_everything(results, tmp_path):
+    results["claims"][0].update(interval=[0.93, 0.97], bar=0.9, part="Table 1")
     paths = report.build(results, tmp_path)
     for key in ("results", "markdown", "html"):
         assert paths[key].is_file()
     assert json.loads(paths["results"].read_text())["claims"][0]["id"] == "seed[cifar10]"
     pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
-    assert pngs == ["seed-cifar10-curve.png", "seed-corr.png"]
+    assert pngs == ["scorecard.png", "seed-cifar10-curve.png", "seed-corr.png"]
     assert sorted(p.name for p in paths["figures"]) == pngs
 
     md = paths["markdown"].read_text()
@@ -98,9 +99,10 @@ def test_build_writes_everything(results, tmp_path):
     assert len(rows) == len(results["claims"])
     for c in results["claims"]:
         assert sum(f"(`{c['id']}`)" in r for r in rows) == 1
-    assert "0.950 ± 0.012 (n=3)" in md and "**DEVIATES**" in md and "—" in md
-    assert "1 PASS, 1 FAIL, 1 DEVIATES, 1 SKIP" in md
-    assert "![curve](figures/seed-cifar10-curve.png)" in md
+    assert "0.950 [0.930, 0.970] (n=3)" in md and "**DEVIATES**" in md
+    assert "not measured (skipped)" in md  # every row says why it has no value
+    assert "1 PASS, 1 FAIL, 1 DEVIATES, 0 INCONCLUSIVE, 1 SKIP, 0 ERROR" in md
+    assert "![curve](figures/seed-cifar10-curve.png)" in md and "![Scorecard](figures/scorecard.png)" in md
     assert "1/lambda^2" in md and "a <b>\\| pipe" not in md  # details are list items, not cells
 
     page = paths["html"].read_text()
@@ -108,10 +110,33 @@ def test_build_writes_everything(results, tmp_path):
     assert table.count("<tr") == len(results["claims"]) + 1
     for c in results["claims"]:
         assert table.count(f"<code>{html.escape(c['id'])}</code>") == 1
-    assert page.count("data:image/png;base64,") == 2
-    assert 'class="v v-FAIL"' in table and "guard &lt;tripped&gt;" in table
+    assert page.count("data:image/png;base64,") == 3
+    assert "class='v v-FAIL'" in table and "guard &lt;tripped&gt;" in table
     assert "<tripped>" not in page and "<b>|" not in page
     assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_claims_follow_the_papers_order(results, tmp_path):
+    results["meta"]["order"] = ["eig", "decorr", "seed"]
+    md = report.build(results, tmp_path)["markdown"].read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:]
+    assert [r.split("`")[1] for r in rows] == ["eig[imagenet]", "decorr", "seed[cifar10]", "seed"]
+
+
+def test_history_gives_each_claim_a_trend(results, tmp_path):
+    from harness import history
+
+    file = tmp_path / "history.csv"
+    for value in (0.95, 0.93):
+        results["claims"][0]["measured"] = value
+        results["meta"]["date"] = f"2024-01-0{int(value * 100) - 90}"
+        history.append(results, file)
+    past = history.load(file, "cpu")
+    assert len(history.runs(past)) == 2
+    paths = report.build(results, tmp_path / "out", file)
+    assert any(p.name == "seed-cifar10-trend.png" for p in paths["figures"])
+    old = history.results_of(past, "0")
+    assert {c["id"]: c["measured"] for c in old["claims"]}["seed[cifar10]"] == 0.95
 
 
 def test_compare_flags_flip_and_ignores_unchanged(results):
@@ -130,8 +155,18 @@ def test_compare_measured_change_and_presence(results):
     rows = {r["id"]: r for r in report.compare(results, new)}
     assert set(rows) == {"seed", "eig[imagenet]", "new[pass]"}
     assert not rows["seed"]["flipped"] and rows["seed"]["new_measured"] == 0.81
-    assert not rows["eig[imagenet]"]["flipped"] and rows["eig[imagenet]"]["new"] is None
-    assert rows["new[pass]"]["flipped"] and rows["new[pass]"]["old"] is None
+    assert not rows["eig[imagenet]"]["flipped"] and rows["eig[imagenet]"]["status"] == "not run"
+    assert not rows["new[pass]"]["flipped"] and rows["new[pass]"]["status"] == "new"
+    assert rows["seed"]["status"] == "changed"
+
+
+def test_check_flags_errors_and_empty_runs(results, tmp_path):
+    ok = write(tmp_path / "ok.json", results)
+    assert report.main(["--check", ok]) == 0
+    broken = copy.deepcopy(results)
+    broken["claims"][0]["verdict"] = "ERROR"
+    assert report.main(["--check", write(tmp_path / "bad.json", broken)]) == 1
+    assert report.main(["--check", write(tmp_path / "empty.json", {"claims": []})]) == 1
 
 
 def write(path, data):

@@ -81,7 +81,7 @@ def test_smoke_has_the_paper_structure():
 def test_spec_takes_the_scale_sizes():
     s = load("cpu")
     r = s.spec(seed=2, labels="random")
-    assert (r.images, r.steps, r.batch, r.momentum, r.snapshots, r.eval_images) == (10000, 500, 128, 0.9, (25,), 10000)
+    assert (r.images, r.steps, r.batch, r.momentum, r.eval_images) == (10000, 500, 128, 0.9, 10000)
     assert [x.seed for x in s.seeds(3)] == [0, 1, 2]
 
 

@@ -4,9 +4,11 @@ the grid, ZCA whitening, and the linear CNN's closed form against explicit gradi
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from harness.spectra import energy_profile, pca_from_covariance
+from harness.spectra import correlation, energy_profile, pca_from_covariance
 from harness.theory import (
     PAPER_NOTES,
     default_eta,
@@ -289,3 +291,50 @@ def test_paper_notes():
     assert isinstance(PAPER_NOTES, list) and PAPER_NOTES
     assert all(isinstance(n, str) and n for n in PAPER_NOTES)
     assert any("lambda" in n for n in PAPER_NOTES)
+
+
+# ---------------------------------------------------------------- properties of the suite's own code
+# (moved from claims/: they test this code's formula, ZCA and profile, not the paper)
+
+
+@given(lam=st.lists(st.floats(1e-3, 1e3), min_size=4, max_size=27, unique=True), eta_frac=st.floats(0.01, 0.99))
+def test_whitening_theorem_4_3_limit(lam, eta_frac):
+    """(c) As t -> infinity eq. 3 tends to a profile proportional to 1/lambda_i (Thm 4.3;
+    the proof sketch's 1/lambda_i^2 contradicts eq. 7, see harness.theory)."""
+    lam = np.sort(np.array(lam))[::-1]
+    eta = eta_frac / lam.max() ** 2
+    t = 1e4 / (eta * lam.min() ** 2)  # every component saturated: (1 - eta l^2)^t < e^-1e4
+    limit = formula_profile(lam, t, eta)
+    np.testing.assert_allclose(limit, (1 / lam) / (1 / lam).max(), rtol=1e-9)
+
+
+@given(seed=st.integers(0, 10_000), decades=st.floats(2.0, 4.0))
+def test_whitening_theorem_4_3_decorrelates(seed, decades):
+    """(c) A bank whose profile is the t -> inf limit (ZCA: U diag(1/lambda) U^T) makes the
+    responses at a location uncorrelated: their covariance is proportional to I."""
+    pca = pca_from_cov(seed, decades)
+    cov = (pca.eigvecs * pca.eigvals) @ pca.eigvecs.T
+    w = zca_filters(pca, eps=0.0).double().reshape(27, 27).numpy()
+    out = w @ cov @ w.T
+    # the bank is float32 (7 digits): 1e-5 holds under every profile (1e-6 failed at seed 138)
+    np.testing.assert_allclose(out / out[0, 0], np.eye(27), atol=1e-5)
+    e = energy_profile(w, pca)
+    assert correlation(e, 1 / pca.lambdas) > 0.999999
+
+
+@given(seed=st.integers(0, 10_000), filters=st.integers(2, 64), scale=st.floats(1e-3, 1e3))
+def test_energy_profile_invariances(seed, filters, scale):
+    """(d) Def. 2.2 is invariant to filter permutation, global rescaling and orthogonal
+    mixing of the filters (Section 2)."""
+    rng = np.random.default_rng(seed)
+    pca = pca_from_cov(seed)
+    w = rng.standard_normal((filters, 27))
+    q, _ = np.linalg.qr(rng.standard_normal((filters, filters)))
+    base = energy_profile(w, pca)
+    for other in (w[rng.permutation(filters)], scale * w, q @ w):
+        np.testing.assert_allclose(energy_profile(other, pca), base, rtol=1e-9, atol=1e-12)
+
+
+def pca_from_cov(seed: int, decades: float = 2.0):
+    """The exact PCA of a random covariance (no sampling)."""
+    return pca_from_covariance(random_covariance(27, decades, seed), np.zeros(27), 1, 3, 3)

@@ -1,0 +1,100 @@
+"""The history of full runs: every full ``pytest claims/`` appends its rows (verdict, measured
+value and interval) with the run's commit, date, scale, torch/torchvision versions and machine
+to ``history.csv`` beside the report folders. The report draws each claim's value over past
+runs (the nightly trend), and ``--compare`` can take any past run as the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = (
+    "run", "commit", "dirty", "date", "scale", "torch", "torchvision", "machine", "cold",
+    "id", "verdict", "measured", "lo", "hi",
+)  # fmt: skip
+
+
+def rows_of(results: dict) -> pd.DataFrame:
+    """One history row per claim of a results dict."""
+    meta = results.get("meta") or {}
+    run = f"{meta.get('date', '?')} {meta.get('commit', '?')}"
+    out = []
+    for c in results.get("claims", []):
+        lo, hi = (c.get("interval") or [None, None])[:2]
+        out.append(
+            {
+                "run": run,
+                "commit": meta.get("commit"),
+                "dirty": meta.get("dirty"),
+                "date": meta.get("date"),
+                "scale": meta.get("scale"),
+                "torch": meta.get("torch"),
+                "torchvision": meta.get("torchvision"),
+                "machine": meta.get("machine"),
+                "cold": (meta.get("runs") or {}).get("trained", 0) > 0,
+                "id": c["id"],
+                "verdict": c.get("verdict"),
+                "measured": c.get("measured"),
+                "lo": lo,
+                "hi": hi,
+            }
+        )
+    return pd.DataFrame(out, columns=list(COLUMNS))
+
+
+def append(results: dict, file: Path) -> None:
+    """Append a full run's rows to ``file`` (created with its header when absent)."""
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    rows_of(results).to_csv(file, mode="a", header=not file.exists(), index=False)
+
+
+def load(file: Path, scale: str | None = None) -> pd.DataFrame:
+    """The history (of one scale), oldest run first; empty when there is none."""
+    file = Path(file)
+    if not file.exists():
+        return pd.DataFrame(columns=list(COLUMNS))
+    df = pd.read_csv(file)
+    return df[df["scale"] == scale] if scale else df
+
+
+def runs(df: pd.DataFrame) -> list[str]:
+    """The runs of a history, oldest first."""
+    return list(dict.fromkeys(df["run"]))
+
+
+def results_of(df: pd.DataFrame, ref: str) -> dict:
+    """A past run as a results dict (for ``compare``): ``ref`` is a run's index (0 the oldest,
+    -1 the newest) or a prefix of its date or commit."""
+    names = runs(df)
+    try:
+        name = names[int(ref)]
+    except (ValueError, IndexError):
+        hits = [n for n in names if n.startswith(ref) or n.split(" ")[-1].startswith(ref)]
+        if not hits:
+            raise KeyError(f"no run '{ref}' in the history ({len(names)} runs)") from None
+        name = hits[-1]
+    sel = df[df["run"] == name]
+    claims = [
+        {"id": r.id, "verdict": r.verdict, "measured": None if pd.isna(r.measured) else float(r.measured)}
+        for r in sel.itertuples()
+    ]
+    return {"meta": {"run": name}, "claims": claims}
+
+
+def trend(df: pd.DataFrame, claim_id: str) -> dict | None:
+    """A figure of one claim's measured value (and interval) over the history's runs."""
+    from .figures import lines, series
+
+    sel = df[df["id"] == claim_id].dropna(subset=["measured"])
+    if len(sel) < 2:
+        return None
+    x = list(range(len(sel)))
+    out = [series("measured", sel["measured"], x=x)]
+    if sel["lo"].notna().all():
+        out.append(series("95% interval", sel["lo"], x=x, style="dotted", colour="C0"))
+        out.append(series("", sel["hi"], x=x, style="dotted", colour="C0"))
+    flips = [x[i] for i in range(1, len(sel)) if sel["verdict"].iloc[i] != sel["verdict"].iloc[i - 1]]
+    title = f"{claim_id} over {len(sel)} runs" + (f" (verdict changed at run {flips})" if flips else "")
+    return lines("trend", title, out, xlabel="run (oldest first)", ylabel="measured")
