@@ -242,22 +242,24 @@ def resnet(correlations, guard_: Condition, bar: float) -> Verdict:
 
 def memorised(runs) -> Condition:
     """The premise of the claims that compare with random labels: the nets memorised their
-    training set (train accuracy at the judged step, Sec. 3 and [2])."""
-    acc = [r.evaluation["train_acc"] for r in runs]
-    return check("train accuracy at the judged step", acc, ">=", paper("converged")["min_train_acc"], premise=True)
-
-
-def random_labels(
-    true_random, random_init, guard_: Condition, memorised: Condition, bar: float, limit: float
-) -> Verdict:
-    """Table 2: true ~ random clears the bar and |random ~ init| stays below the limit, with
-    the random-label nets converged and past the trivial point."""
-    return judge(
-        memorised,
-        guard_,
-        check("true ~ random", true_random, ">=", bar),
-        check("|random ~ init|", np.abs(random_init), "<=", limit),
+    training set (train accuracy at the judged step, Sec. 3 and [2]), each of them."""
+    acc = min(r.evaluation["train_acc"] for r in runs)  # every run, not their mean
+    return check(
+        "lowest train accuracy at the judged step", [acc], ">=", paper("converged")["min_train_acc"], premise=True
     )
+
+
+def random_labels(true_random, guard_: Condition, memorised_: Condition, bar: float) -> Verdict:
+    """Table 2, TRUE VS RANDOM: true ~ random clears the bar, with the random-label nets
+    converged and every profile past the trivial point."""
+    return judge(memorised_, guard_, check("true ~ random", true_random, ">=", bar))
+
+
+def random_labels_init(
+    random_init, guard_: Condition, shape: Condition, memorised_: Condition, limit: float
+) -> Verdict:
+    """Table 2, RANDOM V INIT: the random-label profile is far from the init's (as [init])."""
+    return judge(memorised_, guard_, shape, check("|random ~ init|", np.abs(random_init), "<=", limit))
 
 
 def formula(fits, guard_: Condition, bar: float, memorised: Condition | None = None, spread=None, **dev) -> Verdict:
@@ -304,12 +306,11 @@ def whitening_learned(learned_c10, init_c10, rgb_c10: float, ratio: float, **dev
     )
 
 
-def theorem_4_3(c10_limit: float, c10_rgb: float, c10_by_t, ratio: float) -> Verdict:
-    """Thm 4.3 on real patches: the bank with eq. 3's profile decorrelates more as t grows
-    (C10 never rises along t), and its t -> inf limit brings C10 below ``ratio`` x RGB."""
-    rises = np.diff(np.asarray(c10_by_t))
+def theorem_4_3(c10_limit: float, c10_rgb: float, c10_start: float, ratio: float) -> Verdict:
+    """Thm 4.3 on real patches: the t -> inf limit of eq. 3's bank decorrelates more than its
+    start (t = 1, the trivial profile ~ lambda) and brings C10 below ``ratio`` x RGB."""
     return judge(
-        check("largest rise of C10 along t", [rises.max()], "<=", 1e-9),
+        check("C10(t -> inf) - C10(t = 1)", [c10_limit - c10_start], "<", 0.0),
         check("C10(t -> inf) / C10(RGB)", [c10_limit / c10_rgb], "<=", ratio),
     )
 

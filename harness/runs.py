@@ -281,11 +281,11 @@ class RunCache:
         if start is not None and any(s <= start.step and s not in start.evals for s in stops):
             stops |= set(start.evals) | {start.step}  # behind it: retrain, keeping what it had
             start = None
+        data = self.datasets.train_data(spec)  # first: absent data leaves no empty run behind
         if start is None:
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True)
             made = None
-        data = self.datasets.train_data(spec)
         if made is None:
             made = {**provenance(self.device), "data_source": data.source}
             _write(path / "spec.json", json.dumps(_trajectory_json(spec), indent=1, sort_keys=True))

@@ -56,6 +56,7 @@ class Scale:
     binary: tuple[str, ...]  # Table 3 binary subsets
     d1_components: tuple[int, ...]  # App. D.1 label components
     d2: tuple[tuple[int, float], ...]  # App. D.2 (component, alpha)
+    d2_steps: int  # App. D.2's length (scaled inputs, stride-3 first layer: they memorise later)
     random_init_seeds: int  # random filter banks (Fig. 6, Table 3 RANDOM INIT.)
     label_patch: tuple[tuple[str, int], ...]  # Fig. 5 (dataset copy, patch size)
     label_patch_images: int | None  # images per Fig. 5 dataset (None: all)

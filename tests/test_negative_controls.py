@@ -150,12 +150,20 @@ def test_random_labels_check_rejects_disagreeing_profiles_and_needs_memorisation
     rand = [energy_profile(learned_bank(10 + s, t=3e6), PCA) for s in range(2)]
     corr = [correlation(a, b) for a in true for b in rand]
     ok = checks.memorised([run(0, torch.ones(64, 27))])
-    v = checks.random_labels(corr, [0.0, 0.1], guard(true + rand, PCA), ok, bar("random_labels", CPU), 0.4)
-    assert v.verdict == "FAIL"
+    assert checks.random_labels(corr, guard(true + rand, PCA), ok, bar("random_labels", CPU)).verdict == "FAIL"
     agree = [correlation(a, b) for a in true for b in true]
-    young = checks.memorised([run(0, torch.ones(64, 27), acc=0.3), run(1, torch.ones(64, 27), acc=0.4)])
-    v = checks.random_labels(agree, [0.0, 0.1], guard(true, PCA), young, bar("random_labels", CPU), 0.4)
+    young = checks.memorised([run(0, torch.ones(64, 27), acc=1.0), run(1, torch.ones(64, 27), acc=0.4)])
+    v = checks.random_labels(agree, guard(true, PCA), young, bar("random_labels", CPU))
     assert v.verdict == "INCONCLUSIVE" and "premise" in v.reason
+
+
+def test_random_labels_init_check_rejects_a_random_net_that_stayed_at_its_init():
+    runs = [run(s, 0.3 * torch.randn(64, 27, generator=torch.Generator().manual_seed(s))) for s in range(3)]
+    profiles = [profile(r, PCA) for r in runs]
+    corr = [correlation(e, energy_profile(r.init, PCA)) for e, r in zip(profiles, runs, strict=True)]
+    ok = checks.memorised(runs)
+    v = checks.random_labels_init(corr, guard(profiles, PCA), checks.shaped(profiles, random_profiles(10)), ok, 0.4)
+    assert v.verdict == "FAIL"
 
 
 def test_formula_check_rejects_random_filters():
@@ -206,9 +214,9 @@ def test_linear_theory_fails_when_labels_follow_a_pca_direction():
 
 def test_theorem_4_3_check_rejects_a_bank_that_does_not_whiten():
     ratio = paper("theorem_4_3")["max_ratio"]
-    assert checks.theorem_4_3(0.38, 0.39, [0.39, 0.385, 0.38], ratio).verdict == "FAIL"  # profile ~ lambda
-    assert checks.theorem_4_3(0.09, 0.39, [0.30, 0.35, 0.09], ratio).verdict == "FAIL"  # rises along t
-    assert checks.theorem_4_3(0.09, 0.39, [0.30, 0.20, 0.09], ratio).passed
+    assert checks.theorem_4_3(0.38, 0.39, 0.39, ratio).verdict == "FAIL"  # the limit still ~ RGB
+    assert checks.theorem_4_3(0.12, 0.39, 0.10, ratio).verdict == "FAIL"  # correlates more than at t = 1
+    assert checks.theorem_4_3(0.09, 0.39, 0.39, ratio).passed
 
 
 def test_whitening_checks_reject_random_filters_as_learned_and_wrong_references():
