@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from harness import checks
-from harness.checks import beyond_lambda, guard, profile
+from harness.checks import beyond_lambda, guard, learned_shape, profile
 from harness.figures import band, lines
-from harness.models import random_banks
 from harness.scales import bar
 from harness.spectra import correlation, energy_profile
 
@@ -59,7 +58,7 @@ def test_seed(trained, pca, scale, dataset, record, conclude):
             )
         ],
     )
-    conclude(checks.seed(corr, guard(profiles, p), bar("seed", scale)))
+    conclude(checks.seed(corr, guard(profiles, p), learned_shape(profiles, p, scale), bar("seed", scale)))
 
 
 @pytest.mark.claim("width", runs=width_runs)
@@ -86,7 +85,8 @@ def test_width(trained, pca, scale, record, conclude):
             )
         ],
     )
-    conclude(checks.width(corr, guard(base + list(others.values()), p), bar("width", scale)))
+    every = base + list(others.values())
+    conclude(checks.width(corr, guard(every, p), learned_shape(every, p, scale), bar("width", scale)))
 
 
 @pytest.mark.claim("init", runs=seed_runs)
@@ -98,7 +98,6 @@ def test_init(trained, pca, scale, dataset, record, conclude):
     profiles = [profile(r, p) for r in true]
     inits = [energy_profile(r.init, p) for r in true]
     corr = [correlation(e, i) for e, i in zip(profiles, inits, strict=True)]
-    null = [energy_profile(w, p) for w in random_banks(scale.random_init_seeds, scale.first)]
     record(
         details={"trained ~ init, each seed": [round(c, 3) for c in corr]},
         figures=[
@@ -109,7 +108,7 @@ def test_init(trained, pca, scale, dataset, record, conclude):
             )
         ],
     )
-    conclude(checks.init(corr, guard(profiles, p), checks.shaped(profiles, null), bar("init", scale)))
+    conclude(checks.init(corr, guard(profiles, p), learned_shape(profiles, p, scale), bar("init", scale)))
 
 
 @pytest.mark.claim("resnet", runs=resnet_runs)
@@ -123,4 +122,4 @@ def test_resnet(trained, pca, scale, record, conclude):
         details=details_of(vgg + res, p, beyond),
         figures=[lines("profiles", "VGG11 vs ResNet-18", [band("VGG11", vgg), band("ResNet-18", res)])],
     )
-    conclude(checks.resnet(corr, guard(vgg + res, p), bar("resnet", scale)))
+    conclude(checks.resnet(corr, guard(vgg + res, p), learned_shape(vgg + res, p, scale), bar("resnet", scale)))

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from harness import checks
-from harness.checks import beyond_lambda, guard, memorised, profile
+from harness.checks import beyond_lambda, guard, learned_shape, memorised, profile
 from harness.figures import band, lines
-from harness.models import random_banks
 from harness.onset import along, onset_figure
 from harness.scales import bar
 from harness.spectra import correlation, energy_profile
@@ -57,7 +56,12 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
         ],
     )
     corr = [correlation(a, b) for a, b in pairs]
-    conclude(checks.random_labels(corr, guard(pt + pr, p), memorised(rand), bar("random_labels", scale)))
+    every = pt + pr
+    conclude(
+        checks.random_labels(
+            corr, guard(every, p), learned_shape(every, p, scale), memorised(rand), bar("random_labels", scale)
+        )
+    )
 
 
 @pytest.mark.claim("random_labels_init", runs=random_label_runs)
@@ -68,9 +72,8 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
     p = pca(rand[0].spec)
     pr = [profile(r, p) for r in rand]
     corr = [correlation(e, energy_profile(r.init, p)) for e, r in zip(pr, rand, strict=True)]
-    null = [energy_profile(w, p) for w in random_banks(scale.random_init_seeds, scale.first)]
     record(details={"random ~ init, each seed": [round(c, 3) for c in corr]})
     verdict = checks.random_labels_init(
-        corr, guard(pr, p), checks.shaped(pr, null), memorised(rand), bar("random_labels_init", scale)
+        corr, guard(pr, p), learned_shape(pr, p, scale), memorised(rand), bar("random_labels_init", scale)
     )
     conclude(verdict)

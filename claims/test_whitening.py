@@ -98,7 +98,8 @@ def test_whitening_references(curves, images, moments, scale, record, conclude):
         },
         figures=[figure(curves, {})],
     )
-    conclude(checks.whitening_references(rand, rgb, white, cfg["max_random_gap"], cfg["max_whitened"]))
+    verdict = checks.whitening_references(rand, rgb, white, cfg["max_random_gap"], cfg["max_whitened"])
+    conclude(verdict, main=verdict.conditions[0])
 
 
 @pytest.mark.claim("whitening", runs=learned_runs)

@@ -182,6 +182,10 @@ def load_split(
             ) from None
         if cached is not None:
             return cached
+        raise DatasetNotFound(
+            f"dataset '{name}' ({split}) not found (tried {tried}) and its download gave nothing usable; "
+            f"point --data-root or FIRSTLAYER_DATA at a local copy (e.g. shared/datasets)"
+        )
     hint = " or drop --no-download to fetch it" if fetchable else ""
     raise DatasetNotFound(
         f"dataset '{name}' ({split}) not found: tried {tried}; put it there, point "

@@ -107,20 +107,33 @@ def random_profiles(n, start=0):
 
 def test_seed_check_rejects_random_banks():
     p = random_profiles(3)
-    assert checks.seed(pairwise_correlations(p), guard(p, PCA), bar("seed", CPU)).verdict == "FAIL"
+    assert checks.seed(pairwise_correlations(p), guard(p, PCA), checks.shaped(p, p), bar("seed", CPU)).verdict == "FAIL"
 
 
 def test_width_check_rejects_random_banks():
     a, b = random_profiles(3), random_profiles(2, 3)
     corr = [correlation(x, y) for x in a for y in b]
-    assert checks.width(corr, guard(a + b, PCA), bar("width", CPU)).verdict == "FAIL"
+    assert checks.width(corr, guard(a + b, PCA), checks.shaped(a + b, a), bar("width", CPU)).verdict == "FAIL"
 
 
 def test_resnet_check_rejects_unrelated_profiles():
     a = [energy_profile(learned_bank(s), PCA) for s in range(3)]
     b = [energy_profile(learned_bank(9, t=3e6), PCA)]  # a different stage of eq. 3
     corr = [correlation(x, y) for x in a for y in b]
-    assert checks.resnet(corr, guard(a + b, PCA), bar("resnet", CPU)).verdict == "FAIL"
+    assert (
+        checks.resnet(corr, guard(a + b, PCA), checks.shaped(a + b, random_profiles(10)), bar("resnet", CPU)).verdict
+        == "FAIL"
+    )
+
+
+def test_agreement_of_identically_corrupted_layers_is_rejected():
+    """Every run moved by the same random noise: their profiles agree perfectly, but they are
+    flat like a random bank's, so the agreement claims fail on shape."""
+    noise = 0.3 * torch.randn(64, 27, generator=torch.Generator().manual_seed(7))
+    profiles = [profile(run(s, noise), PCA) for s in range(3)]
+    corr = pairwise_correlations(profiles)
+    assert corr.min() > 0.99
+    assert checks.seed(corr, guard(profiles, PCA), checks.shaped(profiles, random_profiles(10)), 0.9).verdict == "FAIL"
 
 
 @pytest.mark.parametrize(
@@ -150,10 +163,11 @@ def test_random_labels_check_rejects_disagreeing_profiles_and_needs_memorisation
     rand = [energy_profile(learned_bank(10 + s, t=3e6), PCA) for s in range(2)]
     corr = [correlation(a, b) for a in true for b in rand]
     ok = checks.memorised([run(0, torch.ones(64, 27))])
-    assert checks.random_labels(corr, guard(true + rand, PCA), ok, bar("random_labels", CPU)).verdict == "FAIL"
+    shape = checks.shaped(true + rand, random_profiles(10))
+    assert checks.random_labels(corr, guard(true + rand, PCA), shape, ok, bar("random_labels", CPU)).verdict == "FAIL"
     agree = [correlation(a, b) for a in true for b in true]
     young = checks.memorised([run(0, torch.ones(64, 27), acc=1.0), run(1, torch.ones(64, 27), acc=0.4)])
-    v = checks.random_labels(agree, guard(true, PCA), young, bar("random_labels", CPU))
+    v = checks.random_labels(agree, guard(true, PCA), checks.shaped(true, random_profiles(10)), young, 0.85)
     assert v.verdict == "INCONCLUSIVE" and "premise" in v.reason
 
 
