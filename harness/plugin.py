@@ -425,14 +425,15 @@ class ReportPlugin:
         from . import history, report
         from .theory import PAPER_NOTES
 
-        results = {"meta": self.meta(), "claims": [self.clean(r) for r in self.rows.values()], "notes": PAPER_NOTES}
+        claims = [self.clean(r) for r in self.rows.values()]
+        results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": PAPER_NOTES}
         self.out = self.report_dir()
         history_file = self.out.parent / "history.csv"
         if self.full_run() and self.config.stash[SCALE].judged:
             history.append(results, history_file)
         report.build(results, self.out, history_file)
 
-    def meta(self) -> dict:
+    def meta(self, claims: list[dict]) -> dict:
         import torch
         import torchvision
 
@@ -445,7 +446,7 @@ class ReportPlugin:
         trained = {t["key"] for t in self.runs["trained"]}
         return {
             "commit": git("rev-parse", "--short", "HEAD") or "uncommitted",
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "torch": torch.__version__,
             "torchvision": torchvision.__version__,
@@ -460,7 +461,7 @@ class ReportPlugin:
                 "read": len(self.runs["read"] - trained),
                 "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
             },
-            "data": sorted({r.get("data_source") for r in self.rows.values() if r.get("data_source")}),
+            "data": sorted({r.get("data_source") for r in claims if r.get("data_source")}),
             "order": families(),
             "wall_s": round(time.time() - self.t0, 1),
             "command": "pytest " + " ".join(self.config.invocation_params.args),

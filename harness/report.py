@@ -108,7 +108,7 @@ def fmt_measured(c: dict) -> str:
     if c.get("interval"):
         lo, hi = c["interval"]
         text += f" [{num(lo)}, {num(hi)}]"
-    if c.get("n"):
+    if (c.get("n") or 0) > 1:
         text += f" (n={c['n']})"
     return text
 
