@@ -109,6 +109,8 @@ def _celeba(root: Path, split: str, download: bool = False):
     try:
         ds = tvd.CelebA(str(root), split="train" if split == "train" else "test", target_type="attr", download=download)
     except RuntimeError:
+        if download:
+            raise
         return None
     col = ds.attr_names.index("Smiling")
     folder = root / "celeba" / "img_align_celeba"
@@ -172,7 +174,7 @@ def load_split(
         say(f"{name} is not under {root}: downloading it with torchvision")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            read = _announced(lambda: copy.read(root, split, True), say, f"decoding {name} ({split})")
+            read = _announced(lambda: copy.read(root, split, True), say, f"fetching and decoding {name} ({split})")
             cached = _decode_cached(str(root / copy.folder), split, read, cache_dir)
         except Exception as exc:  # no network, a failed checksum, a missing helper package
             why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
