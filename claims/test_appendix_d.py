@@ -15,6 +15,7 @@ import pytest
 from harness import checks
 from harness.checks import guard, memorised, profile
 from harness.figures import band, lines, series
+from harness.onset import along, onset_figure
 from harness.plugin import SCALE
 from harness.scales import bar, paper
 from harness.spectra import correlation
@@ -80,7 +81,10 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
                     band("random labels", rand, "dashed"),
                     band("true labels (baseline)", base_true, "dotted"),
                 ],
-            )
+            ),
+            onset_figure(
+                along({"energy labels": trained["energy"], "random": trained["random"]}, p), p, scale.converged_steps
+            ),
         ],
     )
     verdict = checks.appendix_d1(
@@ -118,7 +122,10 @@ def test_appendix_d2_scaled_component(trained, pca, scale, scaled, record, concl
                     band("random labels", rand, "dashed"),
                     series(f"formula, lambda_{component} x {alpha:g}", fits[0].curve, style="dotted"),
                 ],
-            )
+            ),
+            onset_figure(
+                along({"true": trained["true"], "random": trained["random"]}, scaled_pca), scaled_pca, scale.d2_steps
+            ),
         ],
     )
     verdict = checks.appendix_d2(

@@ -11,6 +11,7 @@ from harness import checks
 from harness.checks import guard, memorised, profile
 from harness.figures import lines, series
 from harness.models import random_banks
+from harness.onset import along, onset_figure
 from harness.plugin import SCALE
 from harness.scales import bar, paper_value
 from harness.spectra import energy_profile
@@ -88,7 +89,11 @@ def test_formula(trained, pca, scale, variant, record, conclude):
             "fit at the grid's edge": any(f.at_grid_edge for f in fits),
             **({"spread lent by the main seeds (sd)": spread} if spread is not None else {}),
         },
-        figures=[fit_figure("fit", profiles, fits)] + ([formula_at_t(p.lambdas)] if not over else []),
+        figures=[
+            fit_figure("fit", profiles, fits),
+            onset_figure(along({name: runs}, p), p, scale.converged_steps),
+            *([formula_at_t(p.lambdas)] if not over else []),
+        ],
     )
     premise = memorised(runs) if over.get("labels") == "random" else None
     conclude(checks.formula([f.correlation for f in fits], guard(profiles, p), bar("formula", scale), premise, spread))

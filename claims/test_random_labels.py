@@ -52,7 +52,7 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
                     band("init", [energy_profile(r.init, p) for r in rand], "dashed"),
                 ],
             ),
-            onset_figure(along(true, rand, p), p, scale.converged_steps),
+            onset_figure(along({"true": true, "random": rand}, p), p, scale.converged_steps),
         ],
     )
     corr = [correlation(a, b) for a, b in pairs]

@@ -13,23 +13,33 @@ from .spectra import correlation, energy_profile
 from .theory import fit_formula, trivial_bar
 
 
-def along(true, rand, pca, points: int = 24) -> dict:
+def along(runs: dict, pca, points: int = 24) -> dict:
     """At steps common to every run (up to ``points`` of them, log-spaced): the largest corr
-    with lambda (the guard), the mean true ~ random correlation, the mean formula fit of the
-    true runs, and the random runs' running train accuracy."""
-    common = sorted(set.intersection(*(set(r.weights) for r in true + rand)) - {0})
+    with lambda (the guard), the mean formula fit of each group of ``runs`` (name -> runs),
+    the mean agreement of the first two groups, and the last group's running train accuracy
+    (the random-label nets whose memorisation is the premise)."""
+    groups = list(runs.items())
+    every = [r for _, rs in groups for r in rs]
+    common = sorted(set.intersection(*(set(r.weights) for r in every)) - {0})
     idx = np.unique(np.geomspace(1, len(common), min(points, len(common))).astype(int) - 1)
     steps = [common[i] for i in idx]
-    out = {"step": steps, "guard": [], "true ~ random": [], "formula fit (true)": [], "train accuracy (random)": []}
-    accuracy = {h["step"]: h["train_acc"] for h in rand[0].history}
+    names = [name for name, _ in groups]
+    pair = f"{names[0]} ~ {names[1]}" if len(groups) > 1 else None
+    out = {"step": steps, "guard": [], **({pair: []} if pair else {})}
+    out |= {f"formula fit ({name})": [] for name in names}
+    last = f"train accuracy ({names[-1]})"
+    out[last] = []
+    accuracy = {h["step"]: h["train_acc"] for h in groups[-1][1][0].history}
     for step in steps:
-        pt = [energy_profile(r.weights[step], pca, init=r.init) for r in true]
-        pr = [energy_profile(r.weights[step], pca, init=r.init) for r in rand]
-        out["guard"].append(max(correlation(e, pca.lambdas) for e in pt + pr))
-        out["true ~ random"].append(float(np.mean([correlation(a, b) for a, b in itertools.product(pt, pr)])))
-        out["formula fit (true)"].append(float(np.mean([fit_formula(e, pca.lambdas).correlation for e in pt])))
+        profiles = {name: [energy_profile(r.weights[step], pca, init=r.init) for r in rs] for name, rs in groups}
+        out["guard"].append(max(correlation(e, pca.lambdas) for ps in profiles.values() for e in ps))
+        if pair:
+            a, b = profiles[names[0]], profiles[names[1]]
+            out[pair].append(float(np.mean([correlation(x, y) for x, y in itertools.product(a, b)])))
+        for name, ps in profiles.items():
+            out[f"formula fit ({name})"].append(float(np.mean([fit_formula(e, pca.lambdas).correlation for e in ps])))
         near = [s for s in accuracy if s <= step]
-        out["train accuracy (random)"].append(accuracy[max(near)] if near else float("nan"))
+        out[last].append(accuracy[max(near)] if near else float("nan"))
     return out
 
 
