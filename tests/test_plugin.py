@@ -127,3 +127,24 @@ def test_an_unjudged_scale_records_verdicts_but_fails_only_on_a_crash(run, tmp_p
     got = {k: v["verdict"] for k, v in rows(tmp_path).items()}
     assert got["fail"] == "FAIL" and got["pass"] == "PASS" and got["crash"] == "ERROR"
     result.assert_outcomes(failed=1, xfailed=5)
+
+
+def test_an_empty_parameter_set_declares_no_runs(run):
+    """A scale whose list of variants is empty (the converged scale's App. D) skips that claim
+    and the session's other claims still get their runs."""
+    src = """
+import pytest
+
+def declare(s, n):
+    raise AssertionError("runs declared for an empty parameter set")
+
+@pytest.mark.claim("appendix_d1", runs=declare)
+@pytest.mark.parametrize("n", [])
+def test_empty(trained, n):
+    pass
+
+@pytest.mark.claim("seed", runs=lambda s: {})
+def test_x(trained, record):
+    record(measured=1.0)
+"""
+    run(src=src).assert_outcomes(passed=1, skipped=1)
