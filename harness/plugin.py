@@ -425,9 +425,9 @@ class ReportPlugin:
         from . import history, report
         from .theory import PAPER_NOTES
 
+        self.out = self.report_dir()
         claims = [self.clean(r) for r in self.rows.values()]
         results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": PAPER_NOTES}
-        self.out = self.report_dir()
         history_file = self.out.parent / "history.csv"
         if self.full_run() and self.config.stash[SCALE].judged:
             history.append(results, history_file)
@@ -468,9 +468,12 @@ class ReportPlugin:
         }
 
     def clean(self, row: dict) -> dict:
-        """No path of this machine in a report: the data root, run cache, checkout and home
-        directory are named, not spelled out."""
+        """No path of this machine in a report: the report dir (outside the checkout), data
+        root, run cache, checkout and home directory are named, not spelled out."""
+        out = self.out.resolve() if self.out else None
+        inside = out is not None and out.is_relative_to(ROOT)
         names = [
+            *([(str(out), "<report dir>")] if out is not None and not inside else []),
             (str(self.config.stash[DATA_ROOT]), "<data root>"),
             (str(self.config.stash[RUN_CACHE]), "<run cache>"),
             (str(ROOT), "."),

@@ -1,6 +1,8 @@
 """harness.plugin as a user meets it: usage errors of one line, the report header, claim
 families checked at collection, missing data as a skip."""
 
+import json
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -148,3 +150,10 @@ def test_x(trained, record):
     record(measured=1.0)
 """
     run(src=src).assert_outcomes(passed=1, skipped=1)
+
+
+def test_no_machine_path_in_the_results(run, tmp_path):
+    run()
+    text = (tmp_path / "r" / "results.json").read_text()
+    assert str(tmp_path) not in text
+    assert "--report-dir <report dir>" in json.loads(text)["meta"]["command"]
