@@ -282,22 +282,31 @@ class RunCache:
             stops |= set(start.evals) | {start.step}  # behind it: retrain, keeping what it had
             start = None
         data = self.datasets.train_data(spec)  # first: absent data leaves no empty run behind
+        # A retrain of a sound trajectory is written beside it and replaces it when complete:
+        # a kill on the way loses nothing that was cached (before, it was deleted first).
+        work = path.with_name(path.name + ".retrain") if start is None and found else path
         if start is None:
-            shutil.rmtree(path, ignore_errors=True)
-            path.mkdir(parents=True)
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
             made = None
         if made is None:
             made = {**provenance(self.device), "data_source": data.source}
-            _write(path / "spec.json", json.dumps(_trajectory_json(spec), indent=1, sort_keys=True))
-            _write(path / "provenance.json", json.dumps(made, indent=1))
+            _write(work / "spec.json", json.dumps(_trajectory_json(spec), indent=1, sort_keys=True))
+            _write(work / "provenance.json", json.dumps(made, indent=1))
         begin = 0 if start is None else start.step
         targets = sorted(s for s in stops if s > begin)
         self._say(spec, f"training steps {begin}-{targets[-1]}" + (" (continuing)" if begin else ""))
         say = (lambda msg: self._say(spec, msg)) if self.progress else None
         traj = train(
-            spec, data, self.device, targets, start, say, lambda t: self._publish(path, t), self.checkpoint_every
+            spec, data, self.device, targets, start, say, lambda t: self._publish(work, t), self.checkpoint_every
         )
-        self._publish(path, traj)
+        self._publish(work, traj)
+        if work != path:
+            old = path.with_name(path.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            work.rename(path)
+            shutil.rmtree(old)
         seconds = sum(sg["seconds"] for sg in traj.segments if sg["from"] >= begin)
         self.trained.append(
             {"key": spec.key, "label": spec.label(), "from": begin, "to": traj.step, "seconds": seconds}

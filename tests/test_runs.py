@@ -251,3 +251,25 @@ def test_a_run_of_other_training_code_is_retrained(data_root, tmp_path):
     rebuilt = again.get(toy())
     assert len(again.trained) == 1 and same(rebuilt, run)
     assert any("other training code" in s for s in said)
+
+
+def test_a_killed_retrain_keeps_the_cached_trajectory(data_root, tmp_path, monkeypatch):
+    """A stop behind a cached trajectory's end, never evaluated, retrains it from step 0; the
+    cached trajectory stays readable until the retrain is complete (a kill loses nothing)."""
+    cache = run_cache(tmp_path, data_root)
+    cache.get(toy(steps=100))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("harness.train.train", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_cache(tmp_path, data_root).get(toy(steps=50))
+    kept = run_cache(tmp_path, data_root).trajectory(toy(steps=100))
+    assert kept is not None and kept[0].step == 100
+    monkeypatch.undo()
+    fresh = run_cache(tmp_path, data_root)
+    short, longer = fresh.get(toy(steps=50)), fresh.get(toy(steps=100))
+    assert [(t["from"], t["to"]) for t in fresh.trained] == [(0, 100)]  # both stops in one pass
+    assert short.evaluation and longer.evaluation
+    assert sorted(p.suffix for p in (tmp_path / "runs").iterdir() if p.is_dir()) == [""]  # no .retrain, .old
