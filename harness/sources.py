@@ -175,17 +175,13 @@ def load_split(
         try:
             root.mkdir(parents=True, exist_ok=True)
             read = _announced(lambda: copy.read(root, split, True), say, f"fetching and decoding {name} ({split})")
-            cached = _decode_cached(str(root / copy.folder), split, read, cache_dir)
+            cached, outcome = _decode_cached(str(root / copy.folder), split, read, cache_dir), "gave nothing usable"
         except Exception as exc:  # no network, a failed checksum, a missing helper package
-            why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            raise DatasetNotFound(
-                f"dataset '{name}' ({split}) not found (tried {tried}) and its download failed ({why}); "
-                f"point --data-root or FIRSTLAYER_DATA at a local copy (e.g. shared/datasets)"
-            ) from None
+            cached, outcome = None, "failed ({})".format(f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
         if cached is not None:
             return cached
         raise DatasetNotFound(
-            f"dataset '{name}' ({split}) not found (tried {tried}) and its download gave nothing usable; "
+            f"dataset '{name}' ({split}) not found (tried {tried}) and its download {outcome}; "
             f"point --data-root or FIRSTLAYER_DATA at a local copy (e.g. shared/datasets)"
         )
     hint = " or drop --no-download to fetch it" if fetchable else ""
