@@ -3,11 +3,13 @@
 the check of claim families against ``fixtures/paper.toml``, the fixtures every claim shares
 (scale, datasets, runs, pca, the claim's declared runs, record), and the report rows.
 
-A claim is one declaration: ``@pytest.mark.claim(family, runs=fn)``, where ``fn(scale,
-**params)`` returns the runs the claim reads ({name: spec or [specs]}) for the test's
-parameters. Before the first claim needs a trained run, every run the session's claims
+A claim is one declaration: ``@pytest.mark.claim(family, runs=fn, converge=False)``, where
+``fn(scale, **params)`` returns the runs the claim reads ({name: spec or [specs]}) for the
+test's parameters. Before the first claim needs a trained run, every run the session's claims
 declare is trained (``RunCache.prefill``: with ``-n N`` the workers take different runs);
-the ``trained`` fixture then hands the test its own runs, from the same declaration.
+the ``trained`` fixture then hands the test its own runs, from the same declaration. A claim
+declared with ``converge=True`` is judged by the stop rule (``judged_step``): all its runs
+at the first stop at which every random-label net among them has memorised.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,7 @@ PROFILE = pytest.StashKey[str]()
 ROW = pytest.StashKey[dict]()
 RUNS = pytest.StashKey["RunCache"]()
 VERDICT = pytest.StashKey["object"]()
+JUDGED = pytest.StashKey[dict]()
 
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.register_profile(
@@ -73,7 +77,8 @@ def pytest_addoption(parser):
 
 
 MARKERS = (
-    "claim(family, runs=None): a quantitative claim of the paper (a row of reports/); runs: its declared runs",
+    "claim(family, runs=None, converge=False): a quantitative claim of the paper (a row of reports/); runs: its "
+    "declared runs; converge: judged by the stop rule (the first stop at which its random-label nets memorised)",
     "slow: trains networks; minutes at cpu scale",
     "gpu: needs --gpu (CUDA)",
 )
@@ -219,24 +224,84 @@ def _specs(declared: dict) -> list[RunSpec]:
     return [s for v in declared.values() for s in ([v] if isinstance(v, RunSpec) else v)]
 
 
+def _at(declared: dict, steps: int) -> dict:
+    return {
+        name: replace(v, steps=steps) if isinstance(v, RunSpec) else [replace(s, steps=steps) for s in v]
+        for name, v in declared.items()
+    }
+
+
+def converging(item) -> bool:
+    marker = item.get_closest_marker("claim")
+    return bool(marker and marker.kwargs.get("converge"))
+
+
+def judged_step(item, s: Scale, runs: RunCache, skip=()) -> int | None:
+    """The stop rule (issue 12) of a claim declared with ``converge=True``: the first of
+    ``s.stops(length)`` (length: the one length its runs are declared at; then every
+    ``converged_every`` steps up to ``converged_cap``) at which every random-label run it
+    declares has memorised (``checks.memorised``: train accuracy >= fixtures/paper.toml
+    [converged] min_train_acc); the cap if none has. Its runs are trained on to it, each stop
+    evaluated. The rule reads the premise only, never the claim's measure, so it cannot choose
+    a length by the verdict. Claims with the same runs share the step (``JUDGED``)."""
+    from .checks import memorised
+
+    specs = _specs(declared_runs(item, s))
+    if not specs:
+        return None
+    lengths = {r.steps for r in specs}
+    if len(lengths) != 1:
+        raise ValueError(f"{item.nodeid}: converge=True needs one length for every declared run, got {sorted(lengths)}")
+    start = lengths.pop()
+    known = item.config.stash.setdefault(JUDGED, {})
+    key = (start, tuple(sorted({r.key for r in specs})))
+    if key not in known:
+
+        def ready(rs) -> bool:
+            rand = [r for r in rs if r.spec.labels == "random"]
+            return not rand or memorised(rand).verdict == "PASS"
+
+        known[key] = runs.converge(specs, s.stops(start), ready, skip)
+    return known[key]
+
+
 @pytest.fixture(scope="session")
 def prefilled(request, runs, scale) -> None:
-    """Train every run the session's claims declare, slowest models first."""
+    """Train every run the session's claims declare, slowest models first, then the stop
+    rule's claims on to their judged stops (in the items' order, so workers share them)."""
     specs = [s for item in request.session.items for s in _specs(declared_runs(item, scale))]
     specs.sort(key=lambda r: (r.model == scale.model and r.first <= 64, r.subset != "", r.inputs != "plain"))
     runs.prefill(specs, skip=(DatasetNotFound,))
+    for item in request.session.items:
+        if converging(item):
+            try:
+                judged_step(item, scale, runs, skip=(DatasetNotFound,))
+            except DatasetNotFound:  # left to the claim, which skips with its line
+                continue
 
 
 @pytest.fixture
 def trained(request, runs, scale, prefilled) -> dict:
-    """This claim's declared runs, trained: {name: Run or [Runs]}."""
-    out = {
-        name: runs.get(v) if isinstance(v, RunSpec) else [runs.get(s) for s in v]
-        for name, v in declared_runs(request.node, scale).items()
-    }
+    """This claim's declared runs, trained: {name: Run or [Runs]}; for a ``converge=True``
+    claim, at its judged step (``judged_step``)."""
+    declared = declared_runs(request.node, scale)
+    row = request.node.stash.setdefault(ROW, {})
+    if converging(request.node) and declared:
+        n = judged_step(request.node, scale, runs)
+        stops = scale.stops(_specs(declared)[0].steps)
+        if not any(r.labels == "random" for r in _specs(declared)):
+            row["judged"] = f"step {n}: the declared length (no random-label net for the stop rule to wait for)"
+        elif len(stops) == 1:
+            row["judged"] = f"step {n}: the stop rule's only stop (the declared length is at its cap)"
+        else:
+            row["judged"] = (
+                f"step {n}: the stop rule's first of {', '.join(map(str, stops))} at which every random-label "
+                "net has memorised" + ("" if n < stops[-1] else " (or its cap)")
+            )
+        declared = _at(declared, n)
+    out = {name: runs.get(v) if isinstance(v, RunSpec) else [runs.get(s) for s in v] for name, v in declared.items()}
     every = [r for v in out.values() for r in ([v] if isinstance(v, Run) else v)]
     if every:
-        row = request.node.stash.setdefault(ROW, {})
         row.setdefault("data_source", every[0].provenance.get("data_source", ""))
         row.setdefault("device", every[0].provenance.get("device", ""))
         row["runs"] = sorted({f"{r.spec.label()} [{r.spec.key}]" for r in every})

@@ -297,7 +297,8 @@ def header(meta: dict) -> list[tuple[str, str]]:
 
 
 def details(c: dict) -> list[tuple[str, str]]:
-    rows = [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
+    rows = [("judged at", c["judged"])] if c.get("judged") else []
+    rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
     return rows
 

@@ -265,8 +265,22 @@ class RunCache:
                     waiting.append((spec, asked))
             except skip:
                 continue
-        for spec, asked in waiting:
-            self.get(spec, stops=asked)
+        for spec, asked in waiting:  # another process held it: it may have failed the same way
+            try:
+                self.get(spec, stops=asked)
+            except skip:
+                continue
+
+    def converge(self, specs, stops, ready, skip=()) -> int:
+        """The stop rule: the first step n of ``stops`` (ascending) at which ``ready(runs)``
+        holds for the runs of ``specs`` at n, else the last stop. Every spec is trained on from
+        stop to stop (``prefill``: continued, shared by processes), never past the stop judged."""
+        for n in stops:
+            at = [replace(s, steps=n) for s in specs]
+            self.prefill(at, skip)
+            if n == stops[-1] or ready([self.get(s) for s in at]):
+                return n
+        raise ValueError("converge: no stops")
 
     def _train(self, spec: RunSpec, stops: set) -> Run:
         """Under the run's lock: continue the cached trajectory to ``max(stops)``, or train it

@@ -39,7 +39,9 @@ class Scale:
     width: float  # VGG body width; the first layer keeps `first` filters
     first: int  # first-layer filters
     steps: int  # the standard length (Table 1, Fig. 2)
-    converged_steps: int  # the length at which random-label nets have memorised (Table 2, 3, Fig. 6, App. D)
+    converged_steps: int  # the first stop of the stop rule (Table 2, 3, App. D); Fig. 6's length
+    converged_every: int  # the stop rule's spacing: judged at converged_steps, + every, ... (``stops``)
+    converged_cap: int  # and its last stop (the length at which a claim is judged if nothing memorised)
     lr: float
     momentum: float
     batch: int
@@ -69,6 +71,13 @@ class Scale:
     @property
     def datasets(self) -> tuple[str, ...]:
         return (self.dataset, *self.extra_datasets)
+
+    def stops(self, start: int) -> list[int]:
+        """The stop rule's candidate steps from ``start`` (a claim's declared length): start,
+        start + converged_every, ... up to converged_cap (just ``start`` when it is past the
+        cap). A claim declared with ``converge=True`` is judged at the first of them at which
+        every random-label net it reads has memorised (``harness.plugin.judged_step``)."""
+        return list(range(start, max(start, self.converged_cap) + 1, self.converged_every))
 
     def spec(self, **over) -> RunSpec:
         """The scale's standard run, with ``over`` changed (labels, seed, model, ...)."""
@@ -143,6 +152,10 @@ def parse_scale(name: str, entry: dict, file: str = "fixtures/scales.toml") -> S
     if missing:
         raise ScaleError(f"{file} [{name}]: missing key '{missing[0]}'")
     values = {f: _convert(f"{file} [{name}] {f}", entry[f], hints[f]) for f in fields}
+    if values["converged_every"] <= 0:
+        raise ScaleError(
+            f"{file} [{name}] converged_every: expected a positive step count, got {values['converged_every']}"
+        )
     return Scale(name=name, **values)
 
 

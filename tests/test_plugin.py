@@ -2,6 +2,7 @@
 families checked at collection, missing data as a skip."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -150,6 +151,64 @@ def test_x(trained, record):
     record(measured=1.0)
 """
     run(src=src).assert_outcomes(passed=1, skipped=1)
+
+
+class CannedRuns:
+    """A run cache whose runs have a canned train accuracy per (labels, step): what the stop
+    rule reads, without training."""
+
+    def __init__(self, accuracy):
+        from harness.runs import RunCache
+
+        self.accuracy, self.stops = accuracy, []
+        self.converge = RunCache.converge.__get__(self)
+
+    def prefill(self, specs, skip=()):
+        self.stops.append(sorted({r.steps for r in specs}))
+
+    def get(self, spec):
+        return SimpleNamespace(spec=spec, evaluation={"train_acc": self.accuracy(spec.labels, spec.steps)})
+
+
+class ConvergingClaim:
+    """The pytest item of a claim declared with ``converge=True`` (what ``judged_step`` reads)."""
+
+    nodeid = "claims/test_x.py::test_x"
+
+    def __init__(self, runs):
+        self.marker = SimpleNamespace(args=("random_labels",), kwargs={"runs": runs, "converge": True})
+        self.config = SimpleNamespace(stash=pytest.Stash())
+
+    def get_closest_marker(self, name):
+        return self.marker if name == "claim" else None
+
+
+def twins(s):
+    n = s.converged_steps
+    return {"true": s.seeds(2, steps=n), "random": s.seeds(2, labels="random", steps=n)}
+
+
+@pytest.mark.parametrize(
+    ("memorised_at", "judged"),
+    [(36_000, 36_000), (20_000, 20_000), (None, 40_000)],
+)
+def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_at, judged):
+    """The converged scale's rule: the first of 20,000 ... 40,000 at which both random-label
+    nets have train accuracy >= 0.99 (one seed lags: it decides); true-label nets do not
+    count; nothing is trained past the judged stop; never memorised: the cap (and the claim's
+    premise then makes it INCONCLUSIVE)."""
+    from harness.plugin import judged_step
+    from harness.scales import scale
+
+    def accuracy(labels, step):
+        if labels == "true":
+            return 0.5  # the rule reads the random-label nets only
+        return 0.997 if memorised_at is not None and step >= memorised_at else 0.98
+
+    cache = CannedRuns(accuracy)
+    s = scale("converged")
+    assert judged_step(ConvergingClaim(twins), s, cache) == judged
+    assert cache.stops == [[n] for n in range(20_000, judged + 1, 4_000)]
 
 
 def test_no_machine_path_in_the_results(run, tmp_path):

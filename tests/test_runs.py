@@ -146,6 +146,25 @@ def test_continuing_equals_training_in_one_go(data_root, tmp_path):
     assert torch.equal(short.final, once.weights[50])
 
 
+def test_the_stop_rule_stops_at_the_first_ready_stop_and_trains_no_further(data_root, tmp_path):
+    """``RunCache.converge``: each stop continues the trajectories from the last one (never
+    from 0), ``ready`` sees the runs at each stop in turn, nothing is trained past the first
+    stop at which it holds; where it never holds, the last stop."""
+    cache = run_cache(tmp_path, data_root)
+    specs = [toy(steps=10), toy(seed=1, steps=10)]
+    seen = []
+
+    def ready(runs):
+        seen.append([r.spec.steps for r in runs])
+        return runs[0].spec.steps >= 30
+
+    assert cache.converge(specs, [10, 20, 30, 40], ready) == 30
+    assert seen == [[10, 10], [20, 20], [30, 30]]
+    assert sorted((t["from"], t["to"]) for t in cache.trained) == sorted([(0, 10), (10, 20), (20, 30)] * 2)
+    assert all(max(cache.trajectory(s)[0].weights) == 30 for s in specs)
+    assert cache.converge(specs, [30, 40], lambda runs: False) == 40
+
+
 def test_a_shorter_run_is_read_from_a_longer_trajectory(data_root, tmp_path, monkeypatch):
     cache = run_cache(tmp_path, data_root)
     cache.prefill([toy(steps=150), toy(steps=50)])  # one trajectory, evaluated at both stops

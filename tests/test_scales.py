@@ -36,6 +36,7 @@ def test_types_are_converted():
         (lambda e: e.update(seeds_true=True), "seeds_true: expected int"),
         (lambda e: e.update(widths=32), "widths: expected a list"),
         (lambda e: e.update(d2=[[15]]), "d2: expected 2 items"),
+        (lambda e: e.update(converged_every=0), "converged_every: expected a positive step count"),
     ],
 )
 def test_a_bad_table_is_one_line_naming_file_and_key(change, message):
@@ -45,6 +46,14 @@ def test_a_bad_table_is_one_line_naming_file_and_key(change, message):
         parse_scale("cpu", entry, "my.toml")
     assert str(err.value).startswith("my.toml [cpu]") and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_stop_rule_stops_from_the_declared_length_to_the_cap():
+    s = load("converged")
+    assert s.stops(s.converged_steps) == list(range(20_000, 40_001, 4_000))
+    assert load("cpu").stops(3000) == [3000, 4000, 5000, 6000]
+    assert load("cpu").stops(load("cpu").d2_steps) == [6000]  # a length at the cap is fixed
+    assert load("paper").stops(load("paper").converged_steps) == [19_550]  # the paper's 100 epochs
 
 
 def test_unknown_scale_lists_the_choices():
