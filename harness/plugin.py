@@ -267,10 +267,11 @@ def judged_step(item, s: Scale, runs: RunCache, skip=()) -> int | None:
 
 @pytest.fixture(scope="session")
 def prefilled(request, runs, scale) -> None:
-    """Train every run the session's claims declare, slowest models first, then the stop
+    """Train every run the session's claims declare, the longest first (then the slowest
+    models), so that with ``-n N`` no long run is left to one worker at the end; then the stop
     rule's claims on to their judged stops (in the items' order, so workers share them)."""
     specs = [s for item in request.session.items for s in _specs(declared_runs(item, scale))]
-    specs.sort(key=lambda r: (r.model == scale.model and r.first <= 64, r.subset != "", r.inputs != "plain"))
+    specs.sort(key=lambda r: (-r.steps, r.model == scale.model and r.first <= 64, r.subset != "", r.inputs != "plain"))
     runs.prefill(specs, skip=(DatasetNotFound,))
     for item in request.session.items:
         if converging(item):
