@@ -74,10 +74,11 @@ class Scale:
 
     def stops(self, start: int) -> list[int]:
         """The stop rule's candidate steps from ``start`` (a claim's declared length): start,
-        start + converged_every, ... up to converged_cap (just ``start`` when it is past the
+        start + converged_every, ... and converged_cap (just ``start`` when it is past the
         cap). A claim declared with ``converge=True`` is judged at the first of them at which
         every random-label net it reads has memorised (``harness.plugin.judged_step``)."""
-        return list(range(start, max(start, self.converged_cap) + 1, self.converged_every))
+        out = list(range(start, max(start, self.converged_cap) + 1, self.converged_every))
+        return out if out[-1] >= self.converged_cap else [*out, self.converged_cap]
 
     def spec(self, **over) -> RunSpec:
         """The scale's standard run, with ``over`` changed (labels, seed, model, ...)."""

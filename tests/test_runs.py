@@ -163,6 +163,7 @@ def test_the_stop_rule_stops_at_the_first_ready_stop_and_trains_no_further(data_
     assert sorted((t["from"], t["to"]) for t in cache.trained) == sorted([(0, 10), (10, 20), (20, 30)] * 2)
     assert all(max(cache.trajectory(s)[0].weights) == 30 for s in specs)
     assert cache.converge(specs, [30, 40], lambda runs: False) == 40
+    assert sorted((t["from"], t["to"]) for t in cache.trained)[-2:] == [(30, 40)] * 2  # continued, not from 0
 
 
 def test_a_shorter_run_is_read_from_a_longer_trajectory(data_root, tmp_path, monkeypatch):

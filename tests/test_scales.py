@@ -54,6 +54,7 @@ def test_the_stop_rule_stops_from_the_declared_length_to_the_cap():
     assert load("cpu").stops(3000) == [3000, 4000, 5000, 6000]
     assert load("cpu").stops(load("cpu").d2_steps) == [6000]  # a length at the cap is fixed
     assert load("paper").stops(load("paper").converged_steps) == [19_550]  # the paper's 100 epochs
+    assert load("cpu").stops(3500) == [3500, 4500, 5500, 6000]  # the cap is always the last stop
 
 
 def test_unknown_scale_lists_the_choices():
