@@ -224,11 +224,9 @@ def _specs(declared: dict) -> list[RunSpec]:
     return [s for v in declared.values() for s in ([v] if isinstance(v, RunSpec) else v)]
 
 
-def _at(declared: dict, steps: int) -> dict:
-    return {
-        name: replace(v, steps=steps) if isinstance(v, RunSpec) else [replace(s, steps=steps) for s in v]
-        for name, v in declared.items()
-    }
+def _each(declared: dict, fn) -> dict:
+    """``fn`` applied to every spec of a declaration, keeping its shape ({name: spec or [specs]})."""
+    return {name: fn(v) if isinstance(v, RunSpec) else [fn(s) for s in v] for name, v in declared.items()}
 
 
 def converging(item) -> bool:
@@ -287,10 +285,11 @@ def trained(request, runs, scale, prefilled) -> dict:
     claim, at its judged step (``judged_step``)."""
     declared = declared_runs(request.node, scale)
     row = request.node.stash.setdefault(ROW, {})
-    if converging(request.node) and _specs(declared):
-        n = judged_step(request.node, scale, runs)
-        stops = scale.stops(_specs(declared)[0].steps)
-        if not any(r.labels == "random" for r in _specs(declared)):
+    n = judged_step(request.node, scale, runs) if converging(request.node) else None
+    if n is not None:
+        specs = _specs(declared)
+        stops = scale.stops(specs[0].steps)
+        if not any(r.labels == "random" for r in specs):
             row["judged"] = f"step {n}: the declared length (no random-label net for the stop rule to wait for)"
         elif len(stops) == 1:
             row["judged"] = f"step {n}: the stop rule's only stop (the declared length is at its cap)"
@@ -299,8 +298,8 @@ def trained(request, runs, scale, prefilled) -> dict:
                 f"step {n}: the stop rule's first of {', '.join(map(str, stops))} at which every random-label "
                 "net has memorised" + ("" if n < stops[-1] else " (or its cap)")
             )
-        declared = _at(declared, n)
-    out = {name: runs.get(v) if isinstance(v, RunSpec) else [runs.get(s) for s in v] for name, v in declared.items()}
+        declared = _each(declared, lambda r: replace(r, steps=n))
+    out = _each(declared, runs.get)
     every = [r for v in out.values() for r in ([v] if isinstance(v, Run) else v)]
     if every:
         row.setdefault("data_source", every[0].provenance.get("data_source", ""))
