@@ -241,7 +241,8 @@ def judged_step(item, s: Scale, runs: RunCache, skip=()) -> int | None:
     declares has memorised (``checks.memorised``: train accuracy >= fixtures/paper.toml
     [converged] min_train_acc); the cap if none has. Its runs are trained on to it, each stop
     evaluated. The rule reads the premise only, never the claim's measure, so it cannot choose
-    a length by the verdict. Claims with the same runs share the step (``JUDGED``)."""
+    a length by the verdict. Claims with the same runs share the step (``JUDGED``), and an
+    error of the rule too: it is raised again, not met again (a second failing download)."""
     from .checks import memorised
 
     specs = _specs(declared_runs(item, s))
@@ -259,7 +260,12 @@ def judged_step(item, s: Scale, runs: RunCache, skip=()) -> int | None:
             rand = [r for r in rs if r.spec.labels == "random"]
             return not rand or memorised(rand).verdict == "PASS"
 
-        known[key] = runs.converge(specs, s.stops(start), ready, skip)
+        try:
+            known[key] = runs.converge(specs, s.stops(start), ready, skip)
+        except Exception as exc:
+            known[key] = exc
+    if isinstance(known[key], Exception):
+        raise known[key]
     return known[key]
 
 
@@ -275,8 +281,8 @@ def prefilled(request, runs, scale) -> None:
         if converging(item):
             try:
                 judged_step(item, scale, runs, skip=(DatasetNotFound,))
-            except Exception:  # left to the claim: it meets the same error in `trained` (absent
-                continue  # data: a skip with its line; anything else: its own ERROR row)
+            except Exception:  # left to the claim: `trained` raises it again (absent data: a
+                continue  # skip with its line; anything else: its own ERROR row)
 
 
 @pytest.fixture

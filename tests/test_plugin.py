@@ -212,6 +212,24 @@ def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_
     assert cache.stops == [[n] for n in range(20_000, judged + 1, 4_000)]
 
 
+def test_an_error_of_the_stop_rule_is_raised_again_not_met_again():
+    """``prefilled`` runs the rule first and leaves an error to the claim: ``trained`` gets the
+    same error without training or downloading again (one prefill, not two)."""
+    from harness.plugin import judged_step
+    from harness.scales import scale
+    from harness.sources import DatasetNotFound
+
+    class Absent(CannedRuns):
+        def get(self, spec):
+            raise DatasetNotFound(f"{spec.dataset}: absent")
+
+    cache, claim, s = Absent(None), ConvergingClaim(twins), scale("converged")
+    for _ in range(2):
+        with pytest.raises(DatasetNotFound, match="absent"):
+            judged_step(claim, s, cache)
+    assert cache.stops == [[20_000]]
+
+
 def test_no_machine_path_in_the_results(run, tmp_path):
     run()
     text = (tmp_path / "r" / "results.json").read_text()
