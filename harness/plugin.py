@@ -5,8 +5,9 @@ the check of claim families against ``fixtures/paper.toml``, the fixtures every 
 
 A claim is one declaration: ``@pytest.mark.claim(family, runs=fn, converge=False)``, where
 ``fn(scale, **params)`` returns the runs the claim reads ({name: spec or [specs]}) for the
-test's parameters. Before the first claim needs a trained run, every run the session's claims
-declare is trained (``RunCache.prefill``: with ``-n N`` the workers take different runs);
+test's parameters. Before a process runs its first claim, whether or not that claim reads
+runs, every run the session's claims declare is trained (``RunCache.prefill``: with ``-n N``
+the workers take different runs);
 the ``trained`` fixture then hands the test its own runs, from the same declaration. A claim
 declared with ``converge=True`` is judged by the stop rule (``judged_step``): all its runs
 at the first stop at which every random-label net among them has memorised.
@@ -283,6 +284,20 @@ def prefilled(request, runs, scale) -> None:
                 judged_step(item, scale, runs, skip=(DatasetNotFound,))
             except Exception:  # left to the claim: `trained` raises it again (absent data: a
                 continue  # skip with its line; anything else: its own ERROR row)
+
+
+@pytest.fixture(autouse=True)
+def takes_its_share(request) -> None:
+    """A claim that reads no run still trains its process's share of the session's runs
+    (``prefilled``) before it runs. Otherwise an ``-n N`` worker that is handed only such claims
+    idles while another trains every run: with ``-k whitening`` one of three claims reads
+    runs, and one worker trained them all. A training error is left to the claims that read
+    the runs (``trained`` raises it again): it is not this claim's."""
+    if request.node.get_closest_marker("claim") and not declared_runs(request.node, request.config.stash[SCALE]):
+        try:
+            request.getfixturevalue("prefilled")
+        except Exception:
+            pass
 
 
 @pytest.fixture

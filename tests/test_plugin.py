@@ -235,3 +235,35 @@ def test_no_machine_path_in_the_results(run, tmp_path):
     text = (tmp_path / "r" / "results.json").read_text()
     assert str(tmp_path) not in text
     assert "--report-dir <report dir>" in json.loads(text)["meta"]["command"]
+
+
+def test_a_claim_that_reads_no_run_trains_its_share_first(run, tmp_path):
+    """With ``-n N`` a worker may be handed only claims that read no run (``-k whitening``:
+    one of its three claims does). It trains its share of the session's runs before them,
+    instead of idling while another worker trains them all: here the claim without runs comes
+    first and the session's runs were already prefilled. A training error stays with the
+    claims that read the runs."""
+    src = """
+import pytest
+from harness.runs import RunCache
+
+ASKED = []
+
+def prefill(self, specs, skip=()):
+    ASKED.append(sorted(r.seed for r in specs))
+    raise RuntimeError("training crashed")
+
+RunCache.prefill = prefill
+
+@pytest.mark.claim("seed")
+def test_a_no_runs(record):
+    assert ASKED == [[0, 1]]
+    record(measured=1.0)
+
+@pytest.mark.claim("seed", runs=lambda s: {"true": s.seeds(2, steps=10)})
+def test_b_runs(trained, record):
+    record(measured=1.0)
+"""
+    result = run(src=src)
+    result.assert_outcomes(passed=1, errors=1)
+    assert rows(tmp_path)["b_runs"]["verdict"] == "ERROR" and "training crashed" in rows(tmp_path)["b_runs"]["reason"]
