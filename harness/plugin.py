@@ -288,12 +288,13 @@ def prefilled(request, runs, scale) -> None:
 
 @pytest.fixture(autouse=True)
 def takes_its_share(request) -> None:
-    """A claim that reads no run still trains its process's share of the session's runs
-    (``prefilled``) before it runs. Otherwise an ``-n N`` worker that is handed only such claims
-    idles while another trains every run: with ``-k whitening`` one of three claims reads
-    runs, and one worker trained them all. A training error is left to the claims that read
-    the runs (``trained`` raises it again): it is not this claim's."""
-    if request.node.get_closest_marker("claim") and not declared_runs(request.node, request.config.stash[SCALE]):
+    """Every claim, also one that reads no run, trains its process's share of the session's
+    runs (``prefilled``) before it runs. Otherwise an ``-n N`` worker that is handed only claims
+    without runs idles while another trains every run: with ``-k whitening`` one of three
+    claims reads runs, and one worker trained them all. A training error is swallowed here and
+    left to the claims that read the runs: pytest keeps a session fixture's error, and
+    ``trained`` raises it again."""
+    if request.node.get_closest_marker("claim"):
         try:
             request.getfixturevalue("prefilled")
         except Exception:
