@@ -83,6 +83,18 @@ def results_of(df: pd.DataFrame, ref: str) -> dict:
     return {"meta": {"run": name}, "claims": claims}
 
 
+def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
+    """One claim's verdict in the newest run of each machine, when those verdicts differ: a
+    verdict that depends on the CPU it ran on (oneDNN sums in another order on another CPU
+    kind, README), not on the code. ``None`` when the machines agree or there is one."""
+    sel = df[df["id"] == claim_id]
+    newest = sel.groupby("machine", sort=False).tail(1)
+    if newest["verdict"].nunique() < 2:
+        return None
+    value = lambda v: "" if pd.isna(v) else f" {v:.3f}"  # noqa: E731
+    return "; ".join(f"{r.machine}: {r.verdict}{value(r.measured)} ({r.commit})" for r in newest.itertuples())
+
+
 def trend(df: pd.DataFrame, claim_id: str) -> dict | None:
     """A figure of one claim's measured value (and interval) over the history's runs."""
     from .figures import lines, series

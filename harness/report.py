@@ -296,10 +296,14 @@ def header(meta: dict) -> list[tuple[str, str]]:
     return out
 
 
-def details(c: dict) -> list[tuple[str, str]]:
+def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
+    """The claim's details; ``machines``: {id: its verdict on each machine of the history, where
+    they differ} (``history.across_machines``)."""
     rows = [("judged at", c["judged"])] if c.get("judged") else []
     rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
+    if (machines or {}).get(c["id"]):
+        rows.append(("verdict differs by machine (the history's newest run on each)", machines[c["id"]]))
     return rows
 
 
@@ -314,7 +318,7 @@ def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", "<br>")
 
 
-def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None) -> str:
+def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, machines: dict | None = None) -> str:
     claims = ordered(results)
     df = table(claims)
     df["Claim"] = df["Claim"] + " (`" + df.pop("id") + "`)"
@@ -332,7 +336,7 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None) -> 
         for c in group:
             lines += ["", f"### `{c['id']}` — **{c.get('verdict', '')}**", "", f"_{statement(c)}_", ""]
             lines += [f"- measured: {fmt_measured(c)}; bar: {fmt_threshold(c)}"]
-            lines += [f"- {k}: {v}" for k, v in details(c)] + [""]
+            lines += [f"- {k}: {v}" for k, v in details(c, machines)] + [""]
             lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
@@ -347,7 +351,7 @@ def _img(title: str, path: Path) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 
-def to_html(results: dict, figs: dict, card: Path | None) -> str:
+def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None = None) -> str:
     e = html.escape
     claims = ordered(results)
     rows = []
@@ -385,7 +389,7 @@ def to_html(results: dict, figs: dict, card: Path | None) -> str:
                 f"<p class='statement'>{e(statement(c))}</p>",
                 f"<p>measured: {e(fmt_measured(c))}; bar: {e(fmt_threshold(c))}</p><ul>",
             ]
-            parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c)]
+            parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c, machines)]
             parts_html += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
     if results.get("notes"):
         parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in results["notes"]] + ["</ul>"]
@@ -397,16 +401,18 @@ def to_html(results: dict, figs: dict, card: Path | None) -> str:
 
 def build(results: dict, out_dir, history_file=None) -> dict:
     """Write results.json, report.md, report.html and figures/ into out_dir; the trend of each
-    claim comes from ``history_file`` (runs of the same scale) when given. Returns the paths."""
+    claim comes from ``history_file`` (runs of the same scale) when given, and so does its
+    verdict on each machine where those differ. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     past = history.load(history_file, (results.get("meta") or {}).get("scale")) if history_file else None
     figs = render_figures(results["claims"], out / "figures", past)
+    machines = {c["id"]: history.across_machines(past, c["id"]) for c in results["claims"]} if past is not None else {}
     card = scorecard(ordered(results), out / "figures" / "scorecard.png") if results["claims"] else None
     paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")
-    paths["markdown"].write_text(to_markdown(results, figs, out, card), encoding="utf-8")
-    paths["html"].write_text(to_html(results, figs, card), encoding="utf-8")
+    paths["markdown"].write_text(to_markdown(results, figs, out, card, machines), encoding="utf-8")
+    paths["html"].write_text(to_html(results, figs, card, machines), encoding="utf-8")
     paths["figures"] = [p for fl in figs.values() for _, p in fl] + ([card] if card else [])
     return paths
 

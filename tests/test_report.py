@@ -139,6 +139,31 @@ def test_history_gives_each_claim_a_trend(results, tmp_path):
     assert {c["id"]: c["measured"] for c in old["claims"]}["seed[cifar10]"] == 0.95
 
 
+def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_path):
+    """The history's newest run on each machine: named in the claim's details where their
+    verdicts differ (formula[cifar10]: PASS on AMD, INCONCLUSIVE on Intel), absent where they agree."""
+    from harness import history
+
+    file = tmp_path / "history.csv"
+    for date, machine, commit, verdict in (
+        ("2024-01-01", "AMD EPYC, 2 cores", "aaa1111", "INCONCLUSIVE"),  # older: not the newest AMD run
+        ("2024-01-02", "AMD EPYC, 2 cores", "bbb2222", "PASS"),
+        ("2024-01-03", "Intel Xeon, 2 cores", "ccc3333", "INCONCLUSIVE"),
+    ):
+        results["meta"].update(date=date, machine=machine, commit=commit)
+        results["claims"][0]["verdict"] = verdict
+        history.append(results, file)
+    past = history.load(file, "cpu")
+    said = history.across_machines(past, "seed[cifar10]")
+    assert said == "AMD EPYC, 2 cores: PASS 0.950 (bbb2222); Intel Xeon, 2 cores: INCONCLUSIVE 0.950 (ccc3333)"
+    assert history.across_machines(past, "seed") is None  # DEVIATES on both machines
+    md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
+    assert md.count("verdict differs by machine") == 1 and said in md
+    assert said in (tmp_path / "out" / "report.html").read_text()
+    one = history.load(file, "cpu").query("machine == 'AMD EPYC, 2 cores'")
+    assert history.across_machines(one, "seed[cifar10]") is None  # one machine: nothing to say
+
+
 def test_compare_flags_flip_and_ignores_unchanged(results):
     new = copy.deepcopy(results)
     new["claims"][0].update(verdict="FAIL", measured=0.5)
