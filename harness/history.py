@@ -83,11 +83,23 @@ def results_of(df: pd.DataFrame, ref: str) -> dict:
     return {"meta": {"run": name}, "claims": claims}
 
 
+JUDGED = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE")
+
+
 def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
-    """One claim's verdict in the newest run of each machine, when those verdicts differ: a
-    verdict that depends on the CPU it ran on (oneDNN sums in another order on another CPU
-    kind, README), not on the code. ``None`` when the machines agree or there is one."""
-    sel = df[df["id"] == claim_id]
+    """One claim's verdict in the newest clean run of each machine, when those verdicts differ.
+
+    Only judged verdicts count (a SKIP or ERROR says nothing of the numbers), only committed code
+    (``dirty`` rows are left out) and only the newest row's torch version. Within that the newest
+    runs may still be of different commits, which the line names: a difference is the CPU's kind
+    (oneDNN sums in another order, README) or a change between those commits. ``None`` when the
+    machines agree, or there is one."""
+    if "machine" not in df or df.empty:
+        return None
+    sel = df[(df["id"] == claim_id) & df["verdict"].isin(JUDGED) & (df["dirty"].astype(str) != "True")]
+    if sel.empty:
+        return None
+    sel = sel[sel["torch"] == sel["torch"].iloc[-1]]
     newest = sel.groupby("machine", sort=False).tail(1)
     if newest["verdict"].nunique() < 2:
         return None

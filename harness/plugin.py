@@ -292,8 +292,9 @@ def takes_its_share(request) -> None:
     runs (``prefilled``) before it runs. Otherwise an ``-n N`` worker that is handed only claims
     without runs idles while another trains every run: with ``-k whitening`` one of three
     claims reads runs, and one worker trained them all. A training error is swallowed here and
-    left to the claims that read the runs: pytest keeps a session fixture's error, and
-    ``trained`` raises it again."""
+    left to the claims that read the runs: pytest caches a session fixture's setup error, so
+    prefill is not tried again, and each claim that reads runs errors at ``prefilled``'s setup
+    (it requests it, and it is set up before the claim's function-scoped fixtures)."""
     if request.node.get_closest_marker("claim"):
         try:
             request.getfixturevalue("prefilled")

@@ -303,7 +303,8 @@ def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
     rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
     if (machines or {}).get(c["id"]):
-        rows.append(("verdict differs by machine (the history's newest run on each)", machines[c["id"]]))
+        label = "verdict differs by machine (each machine's newest clean run in the history, with its commit)"
+        rows.append((label, machines[c["id"]]))
     return rows
 
 
@@ -405,9 +406,13 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     verdict on each machine where those differ. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    past = history.load(history_file, (results.get("meta") or {}).get("scale")) if history_file else None
+    scale = (results.get("meta") or {}).get("scale")
+    past = history.load(history_file, scale) if history_file else None
     figs = render_figures(results["claims"], out / "figures", past)
-    machines = {c["id"]: history.across_machines(past, c["id"]) for c in results["claims"]} if past is not None else {}
+    # only a scale's own runs compare across machines: without a scale the history holds them all
+    machines = {}
+    if scale and past is not None:
+        machines = {c["id"]: history.across_machines(past, c["id"]) for c in results["claims"]}
     card = scorecard(ordered(results), out / "figures" / "scorecard.png") if results["claims"] else None
     paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")

@@ -263,7 +263,12 @@ def test_a_no_runs(record):
 @pytest.mark.claim("seed", runs=lambda s: {"true": s.seeds(2, steps=10)})
 def test_b_runs(trained, record):
     record(measured=1.0)
+
+@pytest.mark.claim("seed")
+def test_c_no_runs(record):
+    assert ASKED == [[0, 1]]  # the failed prefill is not tried again
+    record(measured=1.0)
 """
     result = run(src=src)
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(passed=2, errors=1)
     assert rows(tmp_path)["b_runs"]["verdict"] == "ERROR" and "training crashed" in rows(tmp_path)["b_runs"]["reason"]

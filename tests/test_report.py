@@ -164,6 +164,31 @@ def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_pa
     assert history.across_machines(one, "seed[cifar10]") is None  # one machine: nothing to say
 
 
+def test_only_judged_clean_runs_count_as_a_machine_difference(results, tmp_path):
+    """A SKIP or ERROR on one machine, or a dirty working tree, says nothing of the numbers: no
+    machine difference; nor is one drawn from a history of all scales (a results dict without one)."""
+    from harness import history
+
+    file = tmp_path / "history.csv"
+    for machine, commit, verdict, dirty in (
+        ("AMD EPYC, 2 cores", "aaa1111", "PASS", False),
+        ("Intel Xeon, 2 cores", "bbb2222", "SKIP", False),
+        ("Arm, 2 cores", "ccc3333", "ERROR", False),
+        ("Zen 5, 2 cores", "ddd4444", "FAIL", True),
+    ):
+        results["meta"].update(machine=machine, commit=commit, dirty=dirty)
+        results["claims"][0]["verdict"] = verdict
+        history.append(results, file)
+    assert history.across_machines(history.load(file, "cpu"), "seed[cifar10]") is None
+    results["meta"].update(machine="Zen 5, 2 cores", commit="eee5555", dirty=False)
+    results["claims"][0]["verdict"] = "FAIL"
+    history.append(results, file)
+    assert "Zen 5, 2 cores: FAIL" in history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
+    results["meta"].pop("scale")
+    md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
+    assert "verdict differs by machine" not in md
+
+
 def test_compare_flags_flip_and_ignores_unchanged(results):
     new = copy.deepcopy(results)
     new["claims"][0].update(verdict="FAIL", measured=0.5)
