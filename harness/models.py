@@ -25,7 +25,13 @@ def _bn_relu(c: int) -> list:
 
 class VGG(nn.Module):
     """CIFAR VGG with batch norm; ``width`` scales every conv after the first, whose filter
-    count is ``first``. ``stem_stride``/``stem_padding`` set the first conv (App. D.2)."""
+    count is ``first``. ``stem_stride``/``stem_padding`` set the first conv (App. D.2).
+
+    A block that ends in a max-pool pools before its ReLU: conv, BN, pool, ReLU. ReLU and
+    max-pool commute, forward (ReLU is monotone) and backward (the pool's gradient goes to the
+    same argmax, and ReLU passes none where the max is <= 0), so every number is the one of
+    conv, BN, ReLU, pool bit for bit (tests/test_models.py), while ReLU touches a quarter of the
+    elements: ~9% less time a step for VGG11 w/4 on one thread (benchmarks/relu_pool.py)."""
 
     def __init__(
         self,
@@ -41,7 +47,7 @@ class VGG(nn.Module):
         layers, c_in, is_first = [], 3, True
         for v in VGG_CFG[depth]:
             if v == "M":
-                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+                layers.insert(len(layers) - 1, nn.MaxPool2d(2, ceil_mode=True))  # before the ReLU
                 continue
             if is_first:
                 c_out = first

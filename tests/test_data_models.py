@@ -212,6 +212,37 @@ def test_linear_cnn_output(batch):
     )
 
 
+@pytest.mark.parametrize("depth", ["vgg11", "vgg13"])
+def test_vgg_pooling_before_relu_trains_the_same_numbers_bit_for_bit(depth):
+    """VGG pools before its ReLU (models.VGG): five SGD steps with momentum give every weight,
+    BN statistic and loss of the conv, BN, ReLU, pool order exactly, on image-like inputs (256
+    grey levels, so windows with ties and all-negative windows occur)."""
+    torch.manual_seed(0)
+    ours = models.build(depth, 10, 0.125, 16)
+    ref = models.build(depth, 10, 0.125, 16)
+    ref.load_state_dict(ours.state_dict())
+    layers = list(ref.features)
+    for i in range(len(layers) - 1):  # back to the textbook order
+        if isinstance(layers[i], torch.nn.MaxPool2d) and isinstance(layers[i + 1], torch.nn.ReLU):
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    ref.features = torch.nn.Sequential(*layers)
+    assert [type(m) for m in ours.features] != [type(m) for m in ref.features]
+    x = torch.randint(0, 256, (40, 3, 32, 32)).float() / 255 - 0.5
+    y = torch.randint(0, 10, (40,))
+    losses = []
+    for net in (ours, ref):
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+        losses.append(loss.item())
+    assert losses[0] == losses[1]
+    a, b = ours.state_dict(), ref.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_freeze_first_layer_only():
     m = models.freeze_first_layer(models.build("vgg11", width=0.125))
     conv = models.first_layer(m)
