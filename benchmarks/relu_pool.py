@@ -1,7 +1,8 @@
 """VGG's block order (models.VGG): conv, BN, pool, ReLU (ours) against conv, BN, ReLU, pool,
 on the cpu scale's model and batch, real CIFAR-10 images; one thread, as each ``-n 2`` worker
 trains. The two orders train the same numbers bit for bit (checked here on the steps timed);
-ms a step, interleaved rounds, medians."""
+ms a step, interleaved rounds, medians. Two copies at once (`python relu_pool.py 1 & python
+relu_pool.py 1`) load the cores as ``-n 2`` does."""
 
 import statistics
 import sys

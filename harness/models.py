@@ -30,8 +30,9 @@ class VGG(nn.Module):
     A block that ends in a max-pool pools before its ReLU: conv, BN, pool, ReLU. ReLU and
     max-pool commute, forward (ReLU is monotone) and backward (the pool's gradient goes to the
     same argmax, and ReLU passes none where the max is <= 0), so every number is the one of
-    conv, BN, ReLU, pool bit for bit (tests/test_models.py), while ReLU touches a quarter of the
-    elements: ~9% less time a step for VGG11 w/4 on one thread (benchmarks/relu_pool.py)."""
+    conv, BN, ReLU, pool bit for bit (tests/test_data_models.py, and every value of a cold cpu
+    run), while ReLU touches a quarter of the elements: 1.11-1.12x the steps a second for
+    VGG11 w/4 on one thread, alone or two processes at once (benchmarks/relu_pool.py)."""
 
     def __init__(
         self,
