@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+import torch
+
 from harness.data import normalise, subset
+from harness.models import build
+from harness.scales import scale
 from harness.sources import load_split
 
 
@@ -19,6 +23,17 @@ def cifar(n: int = 10_000, name: str = "cifar10"):
     """``n`` normalised CIFAR-10 training images and their labels."""
     pixels, labels = cifar_pixels(n, name)
     return normalise(pixels)[0], labels
+
+
+def cpu_step(threads: int = 1):
+    """The cpu scale, one of its batches (channels_last) with labels, and its model at seed 0,
+    on ``threads`` threads: what one training step of a ``-n 2`` worker sees."""
+    torch.set_num_threads(threads)
+    s = scale("cpu")
+    x, y = cifar(s.batch)
+    torch.manual_seed(0)
+    model = build(s.model, 10, s.width, s.first).to(memory_format=torch.channels_last)
+    return s, x.contiguous(memory_format=torch.channels_last), y, model
 
 
 @contextmanager

@@ -9,18 +9,12 @@ import sys
 import time
 
 import torch
-from _common import cifar
+from _common import cpu_step
 from torch import nn
 
 from harness.models import build
-from harness.scales import scale
 
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
-s = scale("cpu")
-x, y = cifar(s.batch)
-x = x.contiguous(memory_format=torch.channels_last)
-torch.manual_seed(0)
-ours = build(s.model, 10, s.width, s.first).to(memory_format=torch.channels_last)
+s, x, y, ours = cpu_step(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 ref = build(s.model, 10, s.width, s.first).to(memory_format=torch.channels_last)
 ref.load_state_dict(ours.state_dict())
 layers = list(ref.features)

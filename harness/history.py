@@ -1,7 +1,8 @@
 """The history of full runs: every full ``pytest claims/`` appends its rows (verdict, measured
-value and interval) with the run's commit, date, scale, torch/torchvision versions and machine
-to ``history.csv`` beside the report folders. The report draws each claim's value over past
-runs (the nightly trend), and ``--compare`` can take any past run as the reference."""
+value and interval) with the run's commit, date, scale, torch/torchvision versions, machine and
+the thread counts that trained its runs to ``history.csv`` beside the report folders. The
+report draws each claim's value over past runs (the nightly trend), and ``--compare`` can take
+any past run as the reference."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = (
-    "run", "commit", "dirty", "date", "scale", "torch", "torchvision", "machine", "cold",
+    "run", "commit", "dirty", "date", "scale", "torch", "torchvision", "machine", "threads", "cold",
     "id", "verdict", "measured", "lo", "hi",
 )  # fmt: skip
+
+
+def _threads(meta: dict) -> str | None:
+    """The run's training thread counts as one field ("1", "1,2"); None where not recorded."""
+    t = meta.get("threads")
+    t = [t] if isinstance(t, int) else t or []
+    return ",".join(map(str, t)) or None
 
 
 def rows_of(results: dict) -> pd.DataFrame:
@@ -32,6 +40,7 @@ def rows_of(results: dict) -> pd.DataFrame:
                 "torch": meta.get("torch"),
                 "torchvision": meta.get("torchvision"),
                 "machine": meta.get("machine"),
+                "threads": _threads(meta),
                 "cold": (meta.get("runs") or {}).get("trained", 0) > 0,
                 "id": c["id"],
                 "verdict": c.get("verdict"),
@@ -44,10 +53,18 @@ def rows_of(results: dict) -> pd.DataFrame:
 
 
 def append(results: dict, file: Path) -> None:
-    """Append a full run's rows to ``file`` (created with its header when absent)."""
+    """Append a full run's rows to ``file`` (created with its header when absent). A history
+    written before a column was added is rewritten with it (empty in its old rows)."""
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    rows_of(results).to_csv(file, mode="a", header=not file.exists(), index=False)
+    new = rows_of(results)
+    if file.exists() and pd.read_csv(file, nrows=0).columns.tolist() != list(COLUMNS):
+        old = pd.read_csv(file).reindex(columns=list(COLUMNS))
+        tmp = file.with_suffix(".csv.tmp")
+        pd.concat([old, new]).to_csv(tmp, index=False)
+        tmp.replace(file)
+        return
+    new.to_csv(file, mode="a", header=not file.exists(), index=False)
 
 
 def load(file: Path, scale: str | None = None) -> pd.DataFrame:
@@ -55,7 +72,7 @@ def load(file: Path, scale: str | None = None) -> pd.DataFrame:
     file = Path(file)
     if not file.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    df = pd.read_csv(file)
+    df = pd.read_csv(file, dtype={"threads": str}).reindex(columns=list(COLUMNS))
     return df[df["scale"] == scale] if scale else df
 
 
@@ -87,24 +104,29 @@ JUDGED = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE")
 
 
 def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
-    """One claim's verdict in the newest clean run of each machine, when those verdicts differ.
+    """One claim's verdict in the newest clean run of each machine and training thread count,
+    when those verdicts differ: on the CPU both set the order of the sums (oneDNN's kernels by
+    CPU kind, the split of a reduction by threads; README), so either can move a thin margin.
 
     Only judged verdicts count (a SKIP or ERROR says nothing of the numbers), only committed code
     (``dirty`` rows are left out) and only the newest row's torch version. Within that the newest
-    runs may still be of different commits, which the line names: a difference is the CPU's kind
-    (oneDNN sums in another order, README) or a change between those commits. ``None`` when the
-    machines agree, or there is one."""
+    runs may still be of different commits, which the line names: a difference is the machine's,
+    the thread count's or a change between those commits. Rows written before the history had
+    threads say "threads not recorded". ``None`` when they agree, or there is one."""
     if "machine" not in df or df.empty:
         return None
     sel = df[(df["id"] == claim_id) & df["verdict"].isin(JUDGED) & (df["dirty"].astype(str) != "True")]
     if sel.empty:
         return None
     sel = sel[sel["torch"] == sel["torch"].iloc[-1]]
-    newest = sel.groupby("machine", sort=False).tail(1)
+    newest = sel.groupby(["machine", "threads"], sort=False, dropna=False).tail(1)
     if newest["verdict"].nunique() < 2:
         return None
     value = lambda v: "" if pd.isna(v) else f" {v:.3f}"  # noqa: E731
-    return "; ".join(f"{r.machine}: {r.verdict}{value(r.measured)} ({r.commit})" for r in newest.itertuples())
+    where = lambda t: "threads not recorded" if pd.isna(t) else f"{t} thread{'s' * (str(t) != '1')}"  # noqa: E731
+    return "; ".join(
+        f"{r.machine}, {where(r.threads)}: {r.verdict}{value(r.measured)} ({r.commit})" for r in newest.itertuples()
+    )
 
 
 def trend(df: pd.DataFrame, claim_id: str) -> dict | None:

@@ -327,6 +327,7 @@ def trained(request, runs, scale, prefilled) -> dict:
     if every:
         row.setdefault("data_source", every[0].provenance.get("data_source", ""))
         row.setdefault("device", every[0].provenance.get("device", ""))
+        row["threads"] = sorted({r.provenance.get("threads") for r in every} - {None})  # CPU sums depend on it
         row["runs"] = sorted({f"{r.spec.label()} [{r.spec.key}]" for r in every})
     return out
 
@@ -409,6 +410,7 @@ def pytest_runtest_makereport(item, call):
         "source": entry.get("source", ""),
         "dataset": dataset,
         "data_source": "",
+        "threads": [],
         "measured": None,
         "sd": None,
         "n": None,
@@ -451,6 +453,15 @@ def verdict_of(item, call, report) -> tuple[str, str]:
         )
         return "FAIL", text.splitlines()[0][:400]
     return "PASS", ""
+
+
+def threads(claims: list[dict]) -> list[int]:
+    """The thread counts that trained the runs the claims read (their provenance; a ``-n 2``
+    worker trains on one): on the CPU a run's sums, so its values, depend on it (README). This
+    process's count where no claim read a run."""
+    import torch
+
+    return sorted({t for c in claims for t in c.get("threads") or []}) or [torch.get_num_threads()]
 
 
 class ReportPlugin:
@@ -543,7 +554,7 @@ class ReportPlugin:
             "judged": s.judged,
             "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
             "machine": machine(),
-            "threads": torch.get_num_threads(),
+            "threads": threads(claims),
             "runs": {
                 "trained": len(trained),
                 "read": len(self.runs["read"] - trained),

@@ -297,13 +297,16 @@ def header(meta: dict) -> list[tuple[str, str]]:
 
 
 def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
-    """The claim's details; ``machines``: {id: its verdict on each machine of the history, where
-    they differ} (``history.across_machines``)."""
+    """The claim's details; ``machines``: {id: its verdict on each machine and thread count of
+    the history, where they differ} (``history.across_machines``)."""
     rows = [("judged at", c["judged"])] if c.get("judged") else []
     rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
     if (machines or {}).get(c["id"]):
-        label = "verdict differs by machine (each machine's newest clean run in the history, with its commit)"
+        label = (
+            "verdict differs by machine or thread count (the newest clean run in the history of each"
+            " machine and count of threads that trained the runs, with its commit)"
+        )
         rows.append((label, machines[c["id"]]))
     return rows
 

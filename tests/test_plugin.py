@@ -272,3 +272,31 @@ def test_c_no_runs(record):
     result = run(src=src)
     result.assert_outcomes(passed=2, errors=1)
     assert rows(tmp_path)["b_runs"]["verdict"] == "ERROR" and "training crashed" in rows(tmp_path)["b_runs"]["reason"]
+
+
+def test_the_results_name_the_threads_that_trained_the_runs(run, tmp_path):
+    """On the CPU a run's values depend on the thread count that trained it, so each row and
+    the run's meta name it, from the runs' provenance (not the process's count: a cached run
+    may have been trained by another); a session without runs has the process's."""
+    src = """
+import pytest
+from types import SimpleNamespace
+from harness.runs import RunCache
+
+RunCache.prefill = lambda self, specs, skip=(): None
+RunCache.get = lambda self, spec, **kw: SimpleNamespace(spec=spec, provenance={"threads": 1 + spec.seed})
+
+@pytest.mark.claim("seed", runs=lambda s: {"true": s.seeds(1, steps=10)})
+def test_one(trained, record):
+    record(measured=1.0)
+
+@pytest.mark.claim("seed", runs=lambda s: {"true": s.seeds(2, steps=10)})
+def test_two(trained, record):
+    record(measured=1.0)
+"""
+    run(src=src).assert_outcomes(passed=2)
+    assert rows(tmp_path)["one"]["threads"] == [1] and rows(tmp_path)["two"]["threads"] == [1, 2]
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["meta"]["threads"] == [1, 2]
+    run(src=CLAIM).assert_outcomes(passed=1)
+    (own,) = json.loads((tmp_path / "r" / "results.json").read_text())["meta"]["threads"]
+    assert own >= 1

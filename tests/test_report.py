@@ -5,6 +5,7 @@ import html
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from harness import report
@@ -71,6 +72,7 @@ def results():
             "python": "3.11.9",
             "scale": "cpu",
             "device": "cpu",
+            "threads": [1],
             "wall_s": 3723.4,
             "command": "pytest claims/",
         },
@@ -140,8 +142,9 @@ def test_history_gives_each_claim_a_trend(results, tmp_path):
 
 
 def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_path):
-    """The history's newest run on each machine: named in the claim's details where their
-    verdicts differ (formula[cifar10]: PASS on AMD, INCONCLUSIVE on Intel), absent where they agree."""
+    """The history's newest run on each machine and thread count: named in the claim's details
+    where their verdicts differ (formula[cifar10]: PASS on AMD, INCONCLUSIVE on Intel with one
+    thread, PASS with two), absent where they agree."""
     from harness import history
 
     file = tmp_path / "history.csv"
@@ -155,10 +158,16 @@ def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_pa
         history.append(results, file)
     past = history.load(file, "cpu")
     said = history.across_machines(past, "seed[cifar10]")
-    assert said == "AMD EPYC, 2 cores: PASS 0.950 (bbb2222); Intel Xeon, 2 cores: INCONCLUSIVE 0.950 (ccc3333)"
+    amd, intel = "AMD EPYC, 2 cores, 1 thread: PASS 0.950 (bbb2222)", "Intel Xeon, 2 cores, 1 thread: INCONCLUSIVE"
+    assert said == f"{amd}; {intel} 0.950 (ccc3333)"
     assert history.across_machines(past, "seed") is None  # DEVIATES on both machines
+    results["meta"].update(date="2024-01-04", commit="ddd4444", threads=[2])  # the same Intel, two threads
+    results["claims"][0]["verdict"] = "PASS"
+    history.append(results, file)
+    said = history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
+    assert said.endswith("Intel Xeon, 2 cores, 2 threads: PASS 0.950 (ddd4444)") and intel in said
     md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
-    assert md.count("verdict differs by machine") == 1 and said in md
+    assert md.count("verdict differs by machine or thread count") == 1 and said in md
     assert said in (tmp_path / "out" / "report.html").read_text()
     one = history.load(file, "cpu").query("machine == 'AMD EPYC, 2 cores'")
     assert history.across_machines(one, "seed[cifar10]") is None  # one machine: nothing to say
@@ -183,10 +192,27 @@ def test_only_judged_clean_runs_count_as_a_machine_difference(results, tmp_path)
     results["meta"].update(machine="Zen 5, 2 cores", commit="eee5555", dirty=False)
     results["claims"][0]["verdict"] = "FAIL"
     history.append(results, file)
-    assert "Zen 5, 2 cores: FAIL" in history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
+    assert "Zen 5, 2 cores, 1 thread: FAIL" in history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
     results["meta"].pop("scale")
     md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
     assert "verdict differs by machine" not in md
+
+
+def test_a_history_written_before_the_threads_column_gains_it(results, tmp_path):
+    """The committed history predates ``threads``: appending rewrites it with the column, its
+    old rows "threads not recorded", nothing lost."""
+    from harness import history
+
+    file = tmp_path / "history.csv"
+    history.append(results, file)
+    old = pd.read_csv(file).drop(columns="threads")
+    old.to_csv(file, index=False)
+    results["meta"].update(commit="new1111", threads=[1, 2])
+    history.append(results, file)
+    back = history.load(file)
+    assert back.columns.tolist() == list(history.COLUMNS) and len(back) == 2 * len(results["claims"])
+    assert back["threads"].isna().sum() == len(results["claims"]) and set(back["threads"].dropna()) == {"1,2"}
+    assert back[old.columns].iloc[: len(old)].astype(str).equals(old.astype(str))
 
 
 def test_compare_flags_flip_and_ignores_unchanged(results):
