@@ -59,7 +59,7 @@ def append(results: dict, file: Path) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     new = rows_of(results)
     if file.exists() and pd.read_csv(file, nrows=0).columns.tolist() != list(COLUMNS):
-        old = pd.read_csv(file).reindex(columns=list(COLUMNS))
+        old = load(file)
         tmp = file.with_suffix(".csv.tmp")
         pd.concat([old, new]).to_csv(tmp, index=False)
         tmp.replace(file)

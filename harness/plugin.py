@@ -455,15 +455,6 @@ def verdict_of(item, call, report) -> tuple[str, str]:
     return "PASS", ""
 
 
-def threads(claims: list[dict]) -> list[int]:
-    """The thread counts that trained the runs the claims read (their provenance; a ``-n 2``
-    worker trains on one): on the CPU a run's sums, so its values, depend on it (README). This
-    process's count where no claim read a run."""
-    import torch
-
-    return sorted({t for c in claims for t in c.get("threads") or []}) or [torch.get_num_threads()]
-
-
 class ReportPlugin:
     """Collects every claim row (workers' rows arrive through xdist) and the runs each process
     trained or read, writes the report (and, for a full run, appends it to the history), and
@@ -554,7 +545,9 @@ class ReportPlugin:
             "judged": s.judged,
             "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
             "machine": machine(),
-            "threads": threads(claims),
+            # the thread counts that trained the runs read (a -n 2 worker trains on one): CPU values
+            # depend on them (README); this process's where no claim read a run
+            "threads": sorted({t for c in claims for t in c.get("threads") or []}) or [torch.get_num_threads()],
             "runs": {
                 "trained": len(trained),
                 "read": len(self.runs["read"] - trained),
