@@ -13,8 +13,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks
+from harness import checks, stats
 from harness.checks import guard, memorised, profile
+from harness.controls import profile_controls
 from harness.figures import band, lines, series
 from harness.onset import along, onset_figure
 from harness.plugin import SCALE
@@ -57,6 +58,14 @@ def agreement(a, b):
     return [correlation(x, y) for x, y in itertools.product(a, b)]
 
 
+def drop(base, energy, rand) -> stats.Estimate:
+    """Baseline true ~ random less energy ~ random, pair by pair (a difference of means over
+    the same random runs: the energy-label runs and the true-label runs form group a)."""
+    base_mean = float(np.mean(agreement(base, rand)))
+    h = np.array([[base_mean - correlation(e, r) for r in rand] for e in energy])
+    return stats.between_values(h, ("energy-label", "random"), correlation=False)
+
+
 @pytest.mark.claim("appendix_d1", runs=d1_runs, converge=True)
 def test_appendix_d1_energy_labels(trained, pca, scale, component, record, conclude):
     """D.1: with labels = energy decile along u, true ~ random falls (paper: to ~0)."""
@@ -64,7 +73,7 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
     base_true, rand, energy = ([profile(r, p) for r in trained[k]] for k in ("base_true", "random", "energy"))
     corr = agreement(energy, rand)
     base = float(np.mean(agreement(base_true, rand)))
-    threshold, drop = bar("appendix_d1", scale), scale.bars == "cpu"
+    threshold, use_drop = bar("appendix_d1", scale), scale.bars == "cpu"
     record(
         dataset=f"{scale.dataset}, labels = energy decile of u{component}",
         details={
@@ -90,15 +99,17 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
             ),
         ],
     )
-    verdict = checks.appendix_d1(
-        [base - c for c in corr],
-        guard(base_true + rand, p),
-        memorised(trained["random"]),
-        threshold,
-        drop,
-        agreement=corr,
+
+    def judged(base_true, random, energy):
+        agree = stats.between(energy, random, correlation, ("energy-label", "random"))
+        lost = drop(base_true, energy, random)
+        every = base_true + random
+        return checks.appendix_d1(lost, agree, guard(every, p), memorised(trained["random"]), threshold, use_drop)
+
+    controls = profile_controls(
+        judged, p, base_true=trained["base_true"], random=trained["random"], energy=trained["energy"]
     )
-    conclude(verdict)
+    conclude(judged(base_true, rand, energy), controls)
 
 
 @pytest.mark.claim("appendix_d2", runs=d2_runs, converge=True)
@@ -133,13 +144,21 @@ def test_appendix_d2_scaled_component(trained, pca, scale, scaled, record, concl
             ),
         ],
     )
-    verdict = checks.appendix_d2(
-        [f.correlation for f in fits],
-        plain,
-        agreement(true, rand),
-        guard(true + rand, scaled_pca),
-        memorised(trained["random"]),
-        paper("appendix_d2")["min_fit"],
-        bar("random_labels", scale),
-    )
-    conclude(verdict, main=verdict.conditions[2])
+
+    def judged(true, random):
+        modified = [fit_formula(e, lam).correlation for e in true]
+        unmodified = [fit_formula(e, p.lambdas).correlation for e in true]
+        gain = stats.over_runs(np.subtract(modified, unmodified), noun="seeds")
+        return checks.appendix_d2(
+            stats.over_runs(modified, correlation=True, noun="seeds"),
+            gain,
+            stats.between(true, random, correlation, ("true", "random")),
+            guard(true + random, scaled_pca),
+            memorised(trained["random"]),
+            paper("appendix_d2")["min_fit"],
+            bar("random_labels", scale),
+        )
+
+    verdict = judged(true, rand)
+    controls = profile_controls(judged, p, true=trained["true"], random=trained["random"])
+    conclude(verdict, controls, main=verdict.conditions[2])

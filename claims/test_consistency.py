@@ -9,8 +9,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks
+from harness import checks, stats
 from harness.checks import beyond_lambda, guard, learned_shape, profile
+from harness.controls import profile_controls
 from harness.figures import band, lines
 from harness.scales import bar
 from harness.spectra import correlation, energy_profile
@@ -19,11 +20,14 @@ pytestmark = [pytest.mark.slow]
 
 
 def seed_runs(s, dataset):
-    return {"true": s.seeds(s.seeds_true, dataset=dataset)}
+    return {"true": s.seeds(s.table1_seeds, dataset=dataset)}
 
 
 def width_runs(s):
-    return {"base": s.seeds(s.seeds_true), "widths": [s.spec(seed=0, first=w) for w in s.widths]}
+    return {
+        "base": s.seeds(s.seeds_true),
+        "widths": [s.spec(seed=k, first=w) for w in s.widths for k in range(s.seeds_true)],
+    }
 
 
 def resnet_runs(s):
@@ -31,10 +35,10 @@ def resnet_runs(s):
     return {"vgg": s.seeds(s.seeds_true), "resnet": resnets}
 
 
-def agreement(a, b, p):
-    """(correlations, agreement beyond lambda) of the pairs within ``a``, or of a x b."""
+def beyond(a, b, p) -> float:
+    """Mean agreement beyond lambda of the pairs within ``a``, or of a x b."""
     pairs = list(itertools.combinations(a, 2) if b is None else itertools.product(a, b))
-    return [correlation(x, y) for x, y in pairs], float(np.mean([beyond_lambda(x, y, p) for x, y in pairs]))
+    return float(np.mean([beyond_lambda(x, y, p) for x, y in pairs]))
 
 
 def details_of(profiles, p, beyond):
@@ -47,18 +51,23 @@ def details_of(profiles, p, beyond):
 @pytest.mark.claim("seed", runs=seed_runs)
 def test_seed(trained, pca, scale, dataset, record, conclude):
     """Table 1 SEED: pairwise correlation of profiles over seeds (paper 0.99 on CIFAR-10)."""
-    p = pca(trained["true"][0].spec)
-    profiles = [profile(r, p) for r in trained["true"]]
-    corr, beyond = agreement(profiles, None, p)
+    runs = trained["true"]
+    p = pca(runs[0].spec)
+    profiles = [profile(r, p) for r in runs]
     record(
-        details=details_of(profiles, p, beyond),
+        details=details_of(profiles, p, beyond(profiles, None, p)),
         figures=[
             lines(
                 "profiles", "Seeds: energy of W - W_init (mean ± sd)", [band(f"VGG11, {len(profiles)} seeds", profiles)]
             )
         ],
     )
-    conclude(checks.seed(corr, guard(profiles, p), learned_shape(profiles, p, scale), bar("seed", scale)))
+
+    def judged(seeds):
+        pairs = stats.within(seeds, correlation)
+        return checks.seed(pairs, guard(seeds, p), learned_shape(seeds, p, scale), bar("seed", scale))
+
+    conclude(judged(profiles), profile_controls(judged, p, seeds=runs))
 
 
 @pytest.mark.claim("width", runs=width_runs)
@@ -66,27 +75,39 @@ def test_width(trained, pca, scale, record, conclude):
     """Table 1 WIDTH: profiles of first layers of 32 and 128 filters vs 64 (paper 0.98)."""
     p = pca(trained["base"][0].spec)
     base = [profile(r, p) for r in trained["base"]]
-    others = {r.spec.first: profile(r, p) for r in trained["widths"]}
-    corr, beyond = agreement(base, list(others.values()), p)
+    widths = [profile(r, p) for r in trained["widths"]]
+    by_width = {
+        w: [e for e, r in zip(widths, trained["widths"], strict=True) if r.spec.first == w] for w in scale.widths
+    }
     record(
         dataset=scale.dataset,
         details={
-            **details_of(base + list(others.values()), p, beyond),
-            **{
-                f"{w} filters ~ {scale.first} (mean over seeds)": float(np.mean([correlation(b, e) for b in base]))
-                for w, e in others.items()
-            },
+            **details_of(base + widths, p, beyond(base, widths, p)),
+            "judged": "each width's runs against the base width's, 3 x 3 (the lower is shown)",
         },
         figures=[
             lines(
                 "profiles",
                 "First-layer widths",
-                [band(f"{scale.first} filters", base)] + [band(f"{w} filters", [e]) for w, e in others.items()],
+                [band(f"{scale.first} filters", base)] + [band(f"{w} filters", es) for w, es in by_width.items()],
             )
         ],
     )
-    every = base + list(others.values())
-    conclude(checks.width(corr, guard(every, p), learned_shape(every, p, scale), bar("width", scale)))
+
+    def judged(base, widths):
+        groups = {
+            w: [e for e, r in zip(widths, trained["widths"], strict=True) if r.spec.first == w] for w in scale.widths
+        }
+        pairs = {
+            w: stats.between(es, base, correlation, (f"{w}-filter", f"{scale.first}-filter"))
+            for w, es in groups.items()
+        }
+        every = base + widths
+        return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", scale))
+
+    verdict = judged(base, widths)
+    controls = profile_controls(judged, p, base=trained["base"], widths=trained["widths"])
+    conclude(verdict, controls, main=min(verdict.conditions[2:], key=lambda c: c.estimate.value))
 
 
 @pytest.mark.claim("init", runs=seed_runs)
@@ -97,9 +118,10 @@ def test_init(trained, pca, scale, dataset, record, conclude):
     p = pca(true[0].spec)
     profiles = [profile(r, p) for r in true]
     inits = [energy_profile(r.init, p) for r in true]
-    corr = [correlation(e, i) for e, i in zip(profiles, inits, strict=True)]
     record(
-        details={"trained ~ init, each seed": [round(c, 3) for c in corr]},
+        details={
+            "trained ~ init, each seed": [round(correlation(e, i), 3) for e, i in zip(profiles, inits, strict=True)]
+        },
         figures=[
             lines(
                 "profiles",
@@ -108,7 +130,12 @@ def test_init(trained, pca, scale, dataset, record, conclude):
             )
         ],
     )
-    conclude(checks.init(corr, guard(profiles, p), learned_shape(profiles, p, scale), bar("init", scale)))
+
+    def judged(seeds):
+        corr = stats.over_runs([abs(correlation(e, i)) for e, i in zip(seeds, inits, strict=True)], correlation=True)
+        return checks.init(corr, guard(seeds, p), learned_shape(seeds, p, scale), bar("init", scale))
+
+    conclude(judged(profiles), profile_controls(judged, p, seeds=true))
 
 
 @pytest.mark.claim("resnet", runs=resnet_runs)
@@ -116,10 +143,15 @@ def test_resnet(trained, pca, scale, record, conclude):
     """Table 1 VGG VS RESNET: VGG11 vs ResNet-18 (3x3 stem of 64 filters), paper 0.87."""
     p = pca(trained["vgg"][0].spec)
     vgg, res = ([profile(r, p) for r in trained[k]] for k in ("vgg", "resnet"))
-    corr, beyond = agreement(vgg, res, p)
     record(
         dataset=scale.dataset,
-        details=details_of(vgg + res, p, beyond),
+        details=details_of(vgg + res, p, beyond(vgg, res, p)),
         figures=[lines("profiles", "VGG11 vs ResNet-18", [band("VGG11", vgg), band("ResNet-18", res)])],
     )
-    conclude(checks.resnet(corr, guard(vgg + res, p), learned_shape(vgg + res, p, scale), bar("resnet", scale)))
+
+    def judged(vgg, resnet):
+        pairs = stats.between(vgg, resnet, correlation, ("VGG11", "ResNet-18"))
+        every = vgg + resnet
+        return checks.resnet(pairs, guard(every, p), learned_shape(every, p, scale), bar("resnet", scale))
+
+    conclude(judged(vgg, res), profile_controls(judged, p, vgg=trained["vgg"], resnet=trained["resnet"]))

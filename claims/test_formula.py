@@ -5,11 +5,11 @@ those nets memorised; the others have no random-label nets, so at ``converged_st
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from harness import checks
+from harness import checks, stats
 from harness.checks import guard, memorised, profile
+from harness.controls import formula_banks, profile_controls
 from harness.figures import lines, series
 from harness.models import random_banks
 from harness.onset import along, onset_figure
@@ -20,6 +20,7 @@ from harness.theory import fit_formula, formula_profile
 
 pytestmark = [pytest.mark.slow]
 COLOURS = [f"C{i}" for i in range(10)]
+CONTROL_T = 300.0  # eq. 3 past the trivial point, as a trained layer's profile is
 
 
 def variants(s):
@@ -38,12 +39,10 @@ def pytest_generate_tests(metafunc):
 
 
 def formula_runs(s, variant):
-    """The variant's runs; a variant of one seed borrows its spread from the main seeds."""
+    """The variant's runs (with fewer than three seeds the row says so: a spread is never lent
+    from another condition)."""
     _, over, seeds = variant
-    runs = {"runs": s.seeds(seeds, steps=s.converged_steps, **over)}
-    if seeds == 1:
-        runs["spread"] = s.seeds(s.seeds_true, steps=s.converged_steps)
-    return runs
+    return {"runs": s.seeds(seeds, steps=s.converged_steps, **over)}
 
 
 def fit_figure(name, profiles, fits):
@@ -76,19 +75,12 @@ def test_formula(trained, pca, scale, variant, record, conclude):
     p = pca(runs[0].spec)
     profiles = [profile(r, p) for r in runs]
     fits = [fit_formula(e, p.lambdas) for e in profiles]
-    spread = None
-    if "spread" in trained:
-        main = pca(trained["spread"][0].spec)
-        spread = float(
-            np.std([fit_formula(profile(r, main), main.lambdas).correlation for r in trained["spread"]], ddof=1)
-        )
     record(
         dataset=name,
         paper=paper_value("formula", name),
         details={
             "fitted t, each seed": [round(f.t, 1) for f in fits],
             "fit at the grid's edge": any(f.at_grid_edge for f in fits),
-            **({"spread lent by the main seeds (sd)": spread} if spread is not None else {}),
         },
         figures=[
             fit_figure("fit", profiles, fits),
@@ -97,7 +89,12 @@ def test_formula(trained, pca, scale, variant, record, conclude):
         ],
     )
     premise = memorised(runs) if over.get("labels") == "random" else None
-    conclude(checks.formula([f.correlation for f in fits], guard(profiles, p), bar("formula", scale), premise, spread))
+
+    def judged(seeds):
+        fit = stats.over_runs([fit_formula(e, p.lambdas).correlation for e in seeds], correlation=True, noun="seeds")
+        return checks.formula(fit, guard(seeds, p), bar("formula", scale), premise)
+
+    conclude(judged(profiles), profile_controls(judged, p, seeds=runs))
 
 
 @pytest.mark.claim("formula_random_init")
@@ -105,9 +102,15 @@ def test_formula_random_init(datasets, pca, scale, record, conclude):
     """Table 3 RANDOM INIT.: the formula does not explain random filters (paper 0.1 ± 0.15)."""
     base = scale.spec()
     p = pca(base)
-    fits = [
-        fit_formula(energy_profile(w, p), p.lambdas).correlation
-        for w in random_banks(scale.random_init_seeds, scale.first)
-    ]
+    banks = random_banks(scale.random_init_seeds, scale.first)
     record(dataset=scale.dataset, data_source=datasets.split(base.dataset).source, device="cpu")
-    conclude(checks.formula_random_init(fits, bar("formula_random_init", scale)))
+
+    def judged(banks):
+        fits = [fit_formula(energy_profile(w, p), p.lambdas).correlation for w in banks]
+        return checks.formula_random_init(
+            stats.over_runs(fits, correlation=True, noun="banks"), bar("formula_random_init", scale)
+        )
+
+    eq3 = formula_profile(p.lambdas, CONTROL_T)
+    control = {f"the same banks with eq. 3's profile at t = {CONTROL_T:g}": judged(formula_banks(banks, p, eq3))}
+    conclude(judged(banks), control)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import checks
+from harness import checks, stats
 from harness.figures import band, lines
 from harness.plugin import SCALE
 from harness.scales import paper
@@ -22,13 +22,18 @@ def pytest_generate_tests(metafunc):
 
 
 def frozen_runs(s, model):
-    return {"learned": s.seeds(s.seeds_true, model=model), "frozen": s.seeds(s.seeds_true, model=model, frozen=True)}
+    return {
+        "learned": s.seeds(s.frozen_seeds, model=model),
+        "frozen": s.seeds(s.frozen_seeds, model=model, frozen=True),
+    }
 
 
-def curves(runs, key):
-    """(steps, seeds x steps) of a history column."""
-    steps = [h["step"] for h in runs[0].history]
-    return steps, np.array([[h[key] for h in r.history] for r in runs])
+def curves(runs, key, lag: float = 1.0):
+    """(steps, seeds x steps) of a history column; with ``lag`` < 1, each run's value at
+    ``lag`` x the step (interpolated): the same curve, behind in training."""
+    steps = np.array([h["step"] for h in runs[0].history], float)
+    at = [np.interp(steps * lag, [h["step"] for h in r.history], [h[key] for h in r.history]) for r in runs]
+    return steps.astype(int).tolist(), np.array(at)
 
 
 def figure(name, learned, frozen, key, ylabel, model):
@@ -52,12 +57,18 @@ def test_frozen(trained, model, record, conclude):
         assert r.init.equal(r.final), f"{r.spec.label()}: the frozen first layer moved"
     cfg = paper("frozen")
     steps, acc_l = curves(learned, "train_acc")
-    _, acc_f = curves(frozen, "train_acc")
     _, loss_l = curves(learned, "train_loss")
-    _, loss_f = curves(frozen, "train_loss")
     late = np.asarray(steps) > cfg["compare_from"] * steps[-1]
-    gaps = (acc_f - acc_l)[:, late].mean(1)
-    ratios = (loss_f / loss_l)[:, late].mean(1)
+
+    def judged(lag):
+        """The check with the frozen curves read at ``lag`` x each step (1: as trained)."""
+        _, acc_f = curves(frozen, "train_acc", lag)
+        _, loss_f = curves(frozen, "train_loss", lag)
+        gaps = stats.over_runs((acc_f - acc_l)[:, late].mean(1), noun="seeds")
+        ratios = stats.over_runs((loss_f / loss_l)[:, late].mean(1), noun="seeds")
+        return checks.frozen(gaps, ratios, cfg["max_acc_drop"], cfg["max_loss_ratio"])
+
+    _, acc_f = curves(frozen, "train_acc")
     record(
         dataset=learned[0].spec.dataset,
         details={
@@ -70,8 +81,8 @@ def test_frozen(trained, model, record, conclude):
             figure("loss", learned, frozen, "train_loss", "train loss", model),
         ],
     )
-    verdict = checks.frozen(gaps, ratios, cfg["max_acc_drop"], cfg["max_loss_ratio"])
-    conclude(verdict, main=verdict.conditions[0])
+    verdict = judged(1.0)
+    conclude(verdict, {"the frozen nets' curves half as far into training": judged(0.5)}, main=verdict.conditions[0])
 
 
 @pytest.mark.claim("frozen_validation", runs=frozen_runs)
@@ -79,8 +90,14 @@ def test_frozen_validation(trained, model, record, conclude):
     """Validation accuracy and loss of the frozen nets within the bars of the learned ones'."""
     learned, frozen = ([r.evaluation for r in trained[k]] for k in ("learned", "frozen"))
     cfg = paper("frozen_validation")
-    gaps = [f["test_acc"] - lr["test_acc"] for lr, f in zip(learned, frozen, strict=True)]
-    ratios = [f["test_loss"] / lr["test_loss"] for lr, f in zip(learned, frozen, strict=True)]
+
+    def judged(split):
+        """Frozen nets on the test split against the learned nets on ``split``."""
+        pairs = list(zip(learned, frozen, strict=True))
+        gaps = stats.over_runs([f["test_acc"] - lr[f"{split}_acc"] for lr, f in pairs], noun="seeds")
+        ratios = stats.over_runs([f["test_loss"] / lr[f"{split}_loss"] for lr, f in pairs], noun="seeds")
+        return checks.frozen(gaps, ratios, cfg["max_acc_drop"], cfg["max_loss_ratio"], "test")
+
     record(
         dataset=trained["learned"][0].spec.dataset,
         details={
@@ -88,5 +105,6 @@ def test_frozen_validation(trained, model, record, conclude):
             "test acc frozen, each seed": [round(e["test_acc"], 3) for e in frozen],
         },
     )
-    verdict = checks.frozen(gaps, ratios, cfg["max_acc_drop"], cfg["max_loss_ratio"], "test")
-    conclude(verdict, main=verdict.conditions[0])
+    verdict = judged("test")
+    control = {"the learned nets read on their training images (no generalisation gap)": judged("train")}
+    conclude(verdict, control, main=verdict.conditions[0])

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checks
+from harness import checks, stats
+from harness.controls import random_like
 from harness.data import normalise
 from harness.scales import bar
 from harness.spectra import energy_profile, patch_pca
@@ -58,10 +59,15 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
         banks = {name: datasets.pretrained(name) for name in STAND_INS}
         where = "pretrained/ (stand-ins: 8-bit, batch norm folded, not the paper's models)"
     found = fits(banks, pcas)
+
+    def judged(banks):
+        fit = stats.over_runs([f.correlation for f in fits(banks, pcas).values()], correlation=True, noun="models")
+        return checks.imagenet(fit, bar("imagenet", scale))
+
     record(
         dataset=f"ImageNet ({models})",
         data_source=f"{where}; patch PCA of {source}",
         device="cpu",
         details={f"{name} fit (t)": f"{f.correlation:.3f} ({f.t:.3g})" for name, f in found.items()},
     )
-    conclude(checks.imagenet([f.correlation for f in found.values()], bar("imagenet", scale)))
+    conclude(judged(banks), {"random banks of the same shapes": judged(random_like(banks))})

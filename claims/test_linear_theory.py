@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from harness import checks
 from harness.scales import paper
-from harness.theory import linear_cnn_fit, synthetic_patches
+from harness.spectra import correlation, energy_profile
+from harness.theory import linear_cnn_fit, linear_cnn_formula, synthetic_patches
+from harness.verdicts import property_control
 
 common = dict(
     seed=st.integers(0, 10_000),
@@ -27,6 +29,14 @@ common = dict(
     init_scale=st.sampled_from([0.0, 1e-5, 1e-4, 1e-3]),
     decades=st.floats(2.0, 4.0),
 )
+
+
+def scrambled_fit(moved, patches, pca, filters, steps, seed) -> float:
+    """The control: corr with eq. 3 of the same update, its 27 patch coordinates permuted (one
+    permutation for every filter), so that it no longer lies in the PCA basis."""
+    perm = torch.randperm(pca.dim, generator=torch.Generator().manual_seed(seed))
+    e = energy_profile(moved.reshape(-1, pca.dim)[:, perm], pca)
+    return correlation(e, linear_cnn_formula(patches, pca, filters, steps))
 
 
 @pytest.mark.claim("linear_theory")
@@ -46,6 +56,10 @@ def test_formula_theorem_4_2_linear_cnn(seed, filters, steps, init_scale, decade
     verdict = checks.linear_theory(corr, paper("linear_theory")["min_fit"])
     assert verdict.passed, verdict.reason
     moved = wt - w0
+    control = checks.linear_theory(
+        scrambled_fit(moved, patches, pca, filters, steps, seed), paper("linear_theory")["min_fit"]
+    )
+    property_control(record, "the same update with its patch coordinates permuted", control)
     assert torch.allclose(moved, moved[:, :1].expand_as(moved), atol=1e-10 * moved.abs().max().item()), (
         "eq. 10: filters moved by different vectors"
     )

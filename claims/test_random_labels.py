@@ -10,8 +10,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks
+from harness import checks, stats
 from harness.checks import beyond_lambda, guard, learned_shape, memorised, profile
+from harness.controls import profile_controls
 from harness.figures import band, lines
 from harness.onset import along, onset_figure
 from harness.scales import bar
@@ -56,13 +57,15 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
             onset_figure(along({"true": true, "random": rand}, p), p, rand[0].spec.steps),
         ],
     )
-    corr = [correlation(a, b) for a, b in pairs]
-    every = pt + pr
-    conclude(
-        checks.random_labels(
-            corr, guard(every, p), learned_shape(every, p, scale), memorised(rand), bar("random_labels", scale)
+
+    def judged(true, random):
+        pairs = stats.between(true, random, correlation, ("true", "random"))
+        every = true + random
+        return checks.random_labels(
+            pairs, guard(every, p), learned_shape(every, p, scale), memorised(rand), bar("random_labels", scale)
         )
-    )
+
+    conclude(judged(pt, pr), profile_controls(judged, p, true=true, random=rand))
 
 
 @pytest.mark.claim("random_labels_init", runs=random_label_runs, converge=True)
@@ -72,9 +75,14 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
     rand = trained["random"]
     p = pca(rand[0].spec)
     pr = [profile(r, p) for r in rand]
-    corr = [correlation(e, energy_profile(r.init, p)) for e, r in zip(pr, rand, strict=True)]
-    record(details={"random ~ init, each seed": [round(c, 3) for c in corr]})
-    verdict = checks.random_labels_init(
-        corr, guard(pr, p), learned_shape(pr, p, scale), memorised(rand), bar("random_labels_init", scale)
-    )
-    conclude(verdict)
+    inits = [energy_profile(r.init, p) for r in rand]
+    record(details={"random ~ init, each seed": [round(correlation(e, i), 3) for e, i in zip(pr, inits, strict=True)]})
+
+    def judged(random):
+        corr = stats.over_runs([abs(correlation(e, i)) for e, i in zip(random, inits, strict=True)], correlation=True)
+        limit = bar("random_labels_init", scale)
+        return checks.random_labels_init(
+            corr, guard(random, p), learned_shape(random, p, scale), memorised(rand), limit
+        )
+
+    conclude(judged(pr), profile_controls(judged, p, random=rand))

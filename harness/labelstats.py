@@ -30,3 +30,11 @@ def label_correlations(stats: np.ndarray, labels, classes: int) -> np.ndarray:
     a = (onehot - onehot.mean(0)) / onehot.std(0)
     b = (stats - stats.mean(0)) / stats.std(0)
     return a.T @ b / len(a)
+
+
+def decile_labels(coef: np.ndarray, component: int = 0) -> np.ndarray:
+    """Labels that do correlate with a PCA coefficient (Fig. 5's negative control, as App. D.1
+    makes labels from patch energy): each image's decile of its mean coefficient along
+    ``component``, ten classes."""
+    x = coef[:, component]
+    return np.searchsorted(np.quantile(x, np.linspace(0.1, 0.9, 9)), x)

@@ -36,6 +36,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import history
+from .scales import paper_number
 
 TITLE = "firstlayer: the paper's findings, re-measured"
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
@@ -100,7 +101,7 @@ def num(v) -> str:
 
 
 def fmt_measured(c: dict) -> str:
-    """Mean [95% interval] (n), or why there is no value."""
+    """Value [95% interval] (the runs it rests on), or why there is no value."""
     m = c.get("measured")
     if m is None:
         return {"SKIP": "not measured (skipped)", "ERROR": "not measured (crashed)"}.get(c.get("verdict"), "—")
@@ -108,7 +109,9 @@ def fmt_measured(c: dict) -> str:
     if c.get("interval"):
         lo, hi = c["interval"]
         text += f" [{num(lo)}, {num(hi)}]"
-    if (c.get("n") or 0) > 1:
+    if c.get("units"):
+        text += f" ({c['units']}" + ("" if c.get("interval") else ": too few for an interval") + ")"
+    elif (c.get("n") or 0) > 1:  # a row written before intervals counted runs
         text += f" (n={c['n']})"
     return text
 
@@ -177,12 +180,6 @@ def plot(f: dict, path: Path) -> Path:
         ax.set(title=f.get("title", ""), xlabel=f.get("xlabel", ""), ylabel=f.get("ylabel", ""))
         fig.savefig(path)
     return path
-
-
-def paper_number(text) -> tuple[float, float] | None:
-    """The first number of the paper's value and its ± (0 when none): '0.90 ± 0.02' -> (0.9, 0.02)."""
-    m = re.match(r"\s*(-?\d*\.?\d+)(?:\s*±\s*(\d*\.?\d+))?", str(text or ""))
-    return (float(m.group(1)), float(m.group(2) or 0.0)) if m else None
 
 
 def scorecard(claims: list[dict], path: Path) -> Path:
@@ -302,6 +299,13 @@ def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
     rows = [("judged at", c["judged"])] if c.get("judged") else []
     rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
+    rows += [(f"control: {name}", v) for name, v in (c.get("controls") or {}).items()]
+    if c.get("method"):
+        rows.append(("interval", c["method"]))
+    needed = c.get("seeds_needed") or {}
+    if c.get("verdict") == "INCONCLUSIVE" and needed:
+        said = [f"{n} {where}" for where, n in needed.items() if n]
+        rows.append(("runs per group needed to decide", "; ".join(said) or "more than 100, or at the bar"))
     if (machines or {}).get(c["id"]):
         label = (
             "verdict differs by machine or thread count (the newest clean run in the history of each"

@@ -9,6 +9,7 @@ claim uses comes from here; no claim hard-codes one.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -47,6 +48,7 @@ class Scale:
     batch: int
     eval_images: int  # train/test images evaluated at the end of a run
     seeds_true: int
+    table1_seeds: int  # seeds of Table 1 SEED and TRAINED VS INIT (at ``steps``)
     seeds_random: int
     seeds_extra: int  # seeds of binary subsets and App. D variants
     widths: tuple[int, ...]  # first-layer widths compared with `first` (Table 1 WIDTH)
@@ -55,6 +57,7 @@ class Scale:
     resnet_steps: int
     resnet_seeds: int
     frozen_models: tuple[str, ...]
+    frozen_seeds: int  # seeds of each of Fig. 2's learned and frozen nets
     binary: tuple[str, ...]  # Table 3 binary subsets
     d1_components: tuple[int, ...]  # App. D.1 label components
     d2: tuple[tuple[int, float], ...]  # App. D.2 (component, alpha)
@@ -180,6 +183,12 @@ def paper_value(claim: str, key: str = "") -> str:
     if isinstance(value, dict):
         return value.get(key, "not in the paper")
     return value
+
+
+def paper_number(text) -> tuple[float, float] | None:
+    """The first number of the paper's value and its ± (0 when none): '0.90 ± 0.02' -> (0.9, 0.02)."""
+    m = re.match(r"\s*(-?\d*\.?\d+)(?:\s*±\s*(\d*\.?\d+))?", str(text or ""))
+    return (float(m.group(1)), float(m.group(2) or 0.0)) if m else None
 
 
 def bar(claim: str, s: Scale, name: str = "bar"):

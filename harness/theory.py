@@ -202,8 +202,17 @@ def synthetic_patches(seed: int, decades: float, images: int = 1000, patches: in
 def linear_cnn_fit(patches, labels, pca, filters: int, steps: int, init_scale: float, seed: int = 0):
     """Thm 4.2 measured: corr(energy profile of W(t) - W(0) of the simulated linear CNN, eq. 3
     at the same t and step), and W(0), W(t). The step is inside the stable range."""
-    eta = 0.4 / (2 * filters * pca.eigvals[0] / patches.shape[1])
+    eta = linear_cnn_step(patches, pca, filters)
     w0, wt = simulate_linear_cnn(patches, labels, filters, steps, eta, init_scale, seed)
     e = energy_profile((wt - w0).reshape(-1, pca.dim), pca)
-    f = formula_profile(pca.lambdas, steps, linear_cnn_eta(patches, filters, eta))
-    return correlation(e, f), w0, wt
+    return correlation(e, linear_cnn_formula(patches, pca, filters, steps)), w0, wt
+
+
+def linear_cnn_step(patches, pca, filters: int) -> float:
+    """The simulation's step size: inside the stable range (0.4 of its bound)."""
+    return 0.4 / (2 * filters * pca.eigvals[0] / patches.shape[1])
+
+
+def linear_cnn_formula(patches, pca, filters: int, steps: int) -> np.ndarray:
+    """Eq. 3 at the simulation's t and effective step (``linear_cnn_eta``)."""
+    return formula_profile(pca.lambdas, steps, linear_cnn_eta(patches, filters, linear_cnn_step(patches, pca, filters)))

@@ -75,23 +75,30 @@ def test_x(datasets):
 VERDICTS = """
 import pytest
 from harness import checks
+from harness.stats import over_runs
+
+def verdict(values, **dev):
+    return checks.judge(checks.check("x", over_runs(values), ">=", 0.9), **dev)
+
+FAILS = {"a control": verdict([0.1, 0.11, 0.12])}
 
 @pytest.mark.claim("seed")
 def test_pass(conclude):
-    conclude(checks.judge(checks.check("x", [0.95, 0.96, 0.97], ">=", 0.9)))
+    conclude(verdict([0.95, 0.96, 0.97]), FAILS)
 
 @pytest.mark.claim("seed")
 def test_fail(conclude):
-    conclude(checks.judge(checks.check("x", [0.5, 0.51, 0.52], ">=", 0.9)))
+    conclude(verdict([0.5, 0.51, 0.52]), FAILS)
 
 @pytest.mark.claim("seed")
 def test_unsure(conclude):
-    conclude(checks.judge(checks.check("x", [0.85, 0.9, 0.95], ">=", 0.9)))
+    conclude(verdict([0.85, 0.9, 0.95]), FAILS)
 
 @pytest.mark.claim("seed")
 def test_deviates(conclude):
-    dev = checks.Deviation("known", "z > 1")
-    conclude(checks.judge(checks.check("x", [0.5, 0.51], ">=", 0.9), deviation=dev, measured={"z": 2}))
+    dev = dict(deviation=checks.Deviation("known", "z > 1"))
+    control = verdict([0.1, 0.11, 0.12], **dev, measured={"z": 0})
+    conclude(verdict([0.5, 0.51, 0.52], **dev, measured={"z": 2}), {"a control": control})
 
 @pytest.mark.claim("seed")
 def test_crash(conclude):
@@ -100,7 +107,55 @@ def test_crash(conclude):
 @pytest.mark.claim("seed")
 def test_assertion():
     assert 1 == 2, "the frozen first layer moved"
+
+@pytest.mark.claim("seed")
+def test_too_few(conclude):
+    conclude(verdict([0.99, 0.995]), FAILS)
 """
+
+CANNOT_FAIL = """
+import pytest
+from harness import checks
+from harness.stats import over_runs
+
+def verdict(values, **dev):
+    return checks.judge(checks.check("x", over_runs(values), ">=", 0.9), **dev)
+
+@pytest.mark.claim("seed")
+def test_control_passes_too(conclude):
+    conclude(verdict([0.95, 0.96, 0.97]), {"a control that holds": verdict([0.95, 0.96, 0.97])})
+
+@pytest.mark.claim("seed")
+def test_no_control(conclude):
+    conclude(verdict([0.95, 0.96, 0.97]), {})
+
+@pytest.mark.claim("seed")
+def test_cause_holds_on_the_control(conclude):
+    dev = dict(deviation=checks.Deviation("known", "z > 1"), measured={"z": 2})
+    conclude(verdict([0.5, 0.51, 0.52], **dev), {"a control": verdict([0.1, 0.11, 0.12], **dev)})
+
+@pytest.mark.claim("seed")
+def test_a_property_without_control():
+    assert True
+"""
+
+
+def test_a_pass_stands_only_where_its_control_fails(run, tmp_path):
+    """A PASS whose check holds on its control too, or that has none, and a DEVIATES whose cause
+    holds on its control, are ERROR rows: the check cannot fail there."""
+    run(src=CANNOT_FAIL)
+    got = rows(tmp_path)
+    assert {k: v["verdict"] for k, v in got.items()} == {
+        "control_passes_too": "ERROR",
+        "no_control": "ERROR",
+        "cause_holds_on_the_control": "ERROR",
+        "a_property_without_control": "ERROR",
+    }
+    assert "cannot fail here" in got["control_passes_too"]["reason"]
+    assert "holds on a control" in got["cause_holds_on_the_control"]["reason"]
+    assert got["control_passes_too"]["controls"] == {
+        "a control that holds": got["control_passes_too"]["controls"]["a control that holds"]
+    }
 
 
 def rows(tmp_path) -> dict:
@@ -119,8 +174,13 @@ def test_verdicts_map_to_rows_and_a_crash_is_an_error(run, tmp_path):
         "deviates": "DEVIATES",
         "crash": "ERROR",
         "assertion": "FAIL",
+        "too_few": "INCONCLUSIVE",
     }
     assert "KeyError" in rows(tmp_path)["crash"]["reason"]
+    assert "too few runs" in rows(tmp_path)["too_few"]["reason"]
+    assert rows(tmp_path)["pass"]["units"] == "3 runs" and rows(tmp_path)["pass"]["controls"]["a control"].startswith(
+        "FAIL"
+    )
     assert rows(tmp_path)["fail"]["interval"][1] < 0.9
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
@@ -129,7 +189,7 @@ def test_an_unjudged_scale_records_verdicts_but_fails_only_on_a_crash(run, tmp_p
     result = run("--scale", "smoke", src=VERDICTS)
     got = {k: v["verdict"] for k, v in rows(tmp_path).items()}
     assert got["fail"] == "FAIL" and got["pass"] == "PASS" and got["crash"] == "ERROR"
-    result.assert_outcomes(failed=1, xfailed=5)
+    result.assert_outcomes(failed=1, xfailed=6)
 
 
 def test_an_empty_parameter_set_declares_no_runs(run):
@@ -197,8 +257,8 @@ def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_
     nets have train accuracy >= 0.99 (the seed that lags decides, not the first or the mean);
     true-label nets do not count; nothing is trained past the judged stop; a net that never
     memorises: the cap (and the claim's premise then makes it INCONCLUSIVE)."""
-    from harness.plugin import judged_step
     from harness.scales import scale
+    from harness.stoprule import judged_step
 
     def accuracy(labels, seed, step):
         if labels == "true":
@@ -215,9 +275,9 @@ def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_
 def test_an_error_of_the_stop_rule_is_raised_again_not_met_again():
     """``prefilled`` runs the rule first and leaves an error to the claim: ``trained`` gets the
     same error without training or downloading again (one prefill, not two)."""
-    from harness.plugin import judged_step
     from harness.scales import scale
     from harness.sources import DatasetNotFound
+    from harness.stoprule import judged_step
 
     class Absent(CannedRuns):
         def get(self, spec):

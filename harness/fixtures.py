@@ -1,0 +1,77 @@
+"""The fixtures every claim shares: the scale, the device (an xdist worker i pinned to GPU i),
+progress lines past pytest's capture, the one door to data, the run cache, the patch PCA, and
+``record`` (a claim's numbers for its report row)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from .plugin import DATA_ROOT, DEVICE, ROW, RUN_CACHE, RUNS, SCALE, downloading
+from .runs import RunCache
+from .scales import Scale
+from .sources import Datasets
+
+
+@pytest.fixture(scope="session")
+def scale(pytestconfig) -> Scale:
+    return pytestconfig.stash[SCALE]
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig) -> str:
+    if pytestconfig.stash[DEVICE] == "cpu":
+        return "cpu"
+    import torch
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pin xdist worker i to GPU i
+    return f"cuda:{int(worker[2:]) % torch.cuda.device_count()}"
+
+
+@pytest.fixture(scope="session")
+def progress(pytestconfig):
+    """``progress(msg)``: a line on the real terminal, past pytest's capture (training,
+    downloads and first decodes are long)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def say(msg):
+        with capture.global_and_fixture_disabled():
+            print(f"firstlayer: {msg}", file=sys.stderr, flush=True)
+
+    return say
+
+
+@pytest.fixture(scope="session")
+def datasets(pytestconfig, progress) -> Datasets:
+    """The one door to data: splits, a run's training set, patch PCAs, pretrained layers."""
+    cfg = pytestconfig
+    return Datasets(cfg.stash[DATA_ROOT], cfg.stash[RUN_CACHE], download=downloading(cfg), progress=progress)
+
+
+@pytest.fixture(scope="session")
+def runs(pytestconfig, datasets, device, progress) -> RunCache:
+    """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
+    cache = RunCache(pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress)
+    pytestconfig.stash[RUNS] = cache  # for the report: the runs this process trained and read
+    return cache
+
+
+@pytest.fixture(scope="session")
+def pca(datasets):
+    """``pca(spec, size=3)``: exact patch PCA of the images the spec trains on (Def. 2.1)."""
+    return datasets.pca
+
+
+@pytest.fixture
+def record(request):
+    """``record(measured=..., sd=..., n=..., details=..., figures=..., paper=..., threshold=...)``:
+    the numbers of this claim for the report (call it before asserting)."""
+    row = request.node.stash.setdefault(ROW, {})
+
+    def put(**values) -> dict:
+        row.update(values)
+        return row
+
+    return put
