@@ -76,31 +76,32 @@ def test_width(trained, pca, scale, record, conclude):
     p = pca(trained["base"][0].spec)
     base = [profile(r, p) for r in trained["base"]]
     widths = [profile(r, p) for r in trained["widths"]]
-    by_width = {
-        w: [e for e, r in zip(widths, trained["widths"], strict=True) if r.spec.first == w] for w in scale.widths
-    }
+
+    def by_width(profiles) -> dict:
+        """{filters: the profiles of that width's runs}, from profiles in trained["widths"] order."""
+        firsts = [r.spec.first for r in trained["widths"]]
+        return {w: [e for e, f in zip(profiles, firsts, strict=True) if f == w] for w in scale.widths}
+
     record(
         dataset=scale.dataset,
         details={
             **details_of(base + widths, p, beyond(base, widths, p)),
-            "judged": "each width's runs against the base width's, 3 x 3 (the lower is shown)",
+            "judged": "each width's runs against the base width's (the lower agreement is shown)",
         },
         figures=[
             lines(
                 "profiles",
                 "First-layer widths",
-                [band(f"{scale.first} filters", base)] + [band(f"{w} filters", es) for w, es in by_width.items()],
+                [band(f"{scale.first} filters", base)]
+                + [band(f"{w} filters", es) for w, es in by_width(widths).items()],
             )
         ],
     )
 
     def judged(base, widths):
-        groups = {
-            w: [e for e, r in zip(widths, trained["widths"], strict=True) if r.spec.first == w] for w in scale.widths
-        }
         pairs = {
             w: stats.between(es, base, correlation, (f"{w}-filter", f"{scale.first}-filter"))
-            for w, es in groups.items()
+            for w, es in by_width(widths).items()
         }
         every = base + widths
         return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", scale))

@@ -76,11 +76,14 @@ class ReportPlugin:
         if not self.rows:
             return
         from . import history, report
+        from .scales import changes
+        from .stats import NOTE
         from .theory import PAPER_NOTES
 
         self.out = self.report_dir()
         claims = [self.clean(r) for r in self.rows.values()]
-        results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": PAPER_NOTES}
+        notes = [NOTE, *changes(self.config.stash[SCALE].name), *PAPER_NOTES]
+        results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": notes}
         history_file = self.out.parent / "history.csv"
         if self.full_run() and self.config.stash[SCALE].judged:
             history.append(results, history_file)

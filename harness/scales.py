@@ -185,6 +185,12 @@ def paper_value(claim: str, key: str = "") -> str:
     return value
 
 
+def changes(scale_name: str) -> list[str]:
+    """Verdicts that changed with a change of method, per scale (fixtures/changes.toml): each a
+    finding with its old and new value and interval, for the report's notes."""
+    return [f"{when}: {line}" for when, lines in _toml("changes.toml").get(scale_name, {}).items() for line in lines]
+
+
 def paper_number(text) -> tuple[float, float] | None:
     """The first number of the paper's value and its ± (0 when none): '0.90 ± 0.02' -> (0.9, 0.02)."""
     m = re.match(r"\s*(-?\d*\.?\d+)(?:\s*±\s*(\d*\.?\d+))?", str(text or ""))

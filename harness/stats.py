@@ -36,6 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
+NOTE = (
+    "Intervals: 95%, their unit a run (or a random bank, a model): Student's t over one value per run; "
+    "for a mean over pairs of runs, the delete-one-run jackknife (pairs share runs); correlations on "
+    "Fisher's z. A group of fewer than 3 runs gives no interval (INCONCLUSIVE). A PASS stands only where "
+    "the same check FAILs on a control built from the claim's own runs (docs/method.md)."
+)
 CONFIDENCE = 0.95
 MIN_RUNS = 3  # units per group for an interval: a jackknife of pairs needs three runs
 CLIP = 1 - 1e-12  # |r| of a correlation on the z scale (r = 1 would be infinite)
