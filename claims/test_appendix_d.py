@@ -1,7 +1,9 @@
 """Appendix D: change the joint statistics of patches and labels and the profiles follow the
 theory. D.1 (Fig. 8a, 17): labels = decile of patch energy along PCA component u break the
 agreement of true and random labels. D.2 (Fig. 8b, 18): scaling component u_t of every patch
-by alpha changes lambda_t to alpha^2 lambda_t in the formula, and it still fits. Judged at
+by alpha changes the eigenvalue lambda_t^2 to alpha^2 lambda_t^2 in the formula (lambda_t ->
+alpha lambda_t; the paper's text writes lambda_i -> alpha^2 lambda_i, naming the eigenvalue
+lambda_i), and it still fits. Judged at
 ``converged_steps`` (D.2: ``d2_steps``: with scaled inputs and a stride-3 first layer the
 random-label nets memorise later), by the stop rule: at the first stop from there at which the
 random-label nets have memorised."""
@@ -19,9 +21,9 @@ from harness.controls import profile_controls
 from harness.figures import band, lines, series
 from harness.onset import along, onset_figure
 from harness.plugin import SCALE
-from harness.scales import bar, paper
+from harness.scales import bar
 from harness.spectra import correlation
-from harness.theory import fit_formula
+from harness.theory import fit_formula_authors
 
 pytestmark = [pytest.mark.slow]
 
@@ -73,13 +75,16 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
     base_true, rand, energy = ([profile(r, p) for r in trained[k]] for k in ("base_true", "random", "energy"))
     corr = agreement(energy, rand)
     base = float(np.mean(agreement(base_true, rand)))
-    threshold, use_drop = bar("appendix_d1", scale), scale.bars == "cpu"
+    threshold = bar("appendix_d1")
     record(
         dataset=f"{scale.dataset}, labels = energy decile of u{component}",
         details={
             "baseline true ~ random (true labels)": base,
             "energy ~ random, each pair": [round(c, 3) for c in corr],
-            "formula fit (energy labels)": float(np.mean([fit_formula(e, p.lambdas).correlation for e in energy])),
+            "drop below the baseline (reported, not judged)": drop(base_true, energy, rand).text(),
+            "formula fit (energy labels)": float(
+                np.mean([fit_formula_authors(e, p.lambdas).correlation for e in energy])
+            ),
             "energy-label train accuracy": [r.evaluation["train_acc"] for r in trained["energy"]],
         },
         figures=[
@@ -104,7 +109,7 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
         agree = stats.between(energy, random, correlation, ("energy-label", "random"))
         lost = drop(base_true, energy, random)
         every = base_true + random
-        return checks.appendix_d1(lost, agree, guard(every, p), memorised(trained["random"]), threshold, use_drop)
+        return checks.appendix_d1(lost, agree, guard(every, p), memorised(trained["random"]), threshold)
 
     controls = profile_controls(
         judged, p, base_true=trained["base_true"], random=trained["random"], energy=trained["energy"]
@@ -114,15 +119,16 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
 
 @pytest.mark.claim("appendix_d2", runs=d2_runs, converge=True)
 def test_appendix_d2_scaled_component(trained, pca, scale, scaled, record, conclude):
-    """D.2: inputs with u_t scaled by alpha; eq. 3 with lambda_t^2 -> alpha^2 lambda_t^2 fits
-    (>= 0.9) and beats the unmodified formula; true ~ random stays high."""
+    """D.2: inputs with u_t scaled by alpha; eq. 3 with lambda_t -> alpha lambda_t (the eigenvalue
+    lambda_t^2 -> alpha^2 lambda_t^2) fits (Table 3's CIFAR-10 bar) and beats the unmodified
+    formula; true ~ random stays high."""
     component, alpha = scaled
     p = pca(scale.spec())
     true, rand = ([profile(r, p) for r in trained[k]] for k in ("true", "random"))
     lam = p.lambdas.copy()
     lam[component] *= alpha
-    fits = [fit_formula(e, lam) for e in true]
-    plain = [fit_formula(e, p.lambdas).correlation for e in true]
+    fits = [fit_formula_authors(e, lam) for e in true]
+    plain = [fit_formula_authors(e, p.lambdas).correlation for e in true]
     scaled_pca = type(p)(lam**2, p.eigvecs, p.mean, p.count, p.size, p.channels)
     record(
         dataset=f"{scale.dataset}, u{component} x {alpha:g}",
@@ -146,8 +152,8 @@ def test_appendix_d2_scaled_component(trained, pca, scale, scaled, record, concl
     )
 
     def judged(true, random):
-        modified = [fit_formula(e, lam).correlation for e in true]
-        unmodified = [fit_formula(e, p.lambdas).correlation for e in true]
+        modified = [fit_formula_authors(e, lam).correlation for e in true]
+        unmodified = [fit_formula_authors(e, p.lambdas).correlation for e in true]
         gain = stats.over_runs(np.subtract(modified, unmodified), noun="seeds")
         return checks.appendix_d2(
             stats.over_runs(modified, correlation=True, noun="seeds"),
@@ -155,8 +161,8 @@ def test_appendix_d2_scaled_component(trained, pca, scale, scaled, record, concl
             stats.between(true, random, correlation, ("true", "random")),
             guard(true + random, scaled_pca),
             memorised(trained["random"]),
-            paper("appendix_d2")["min_fit"],
-            bar("random_labels", scale),
+            bar("appendix_d2"),
+            bar("random_labels", "cifar10"),
         )
 
     verdict = judged(true, rand)

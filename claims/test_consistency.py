@@ -65,7 +65,7 @@ def test_seed(trained, pca, scale, dataset, record, conclude):
 
     def judged(seeds):
         pairs = stats.within(seeds, correlation)
-        return checks.seed(pairs, guard(seeds, p), learned_shape(seeds, p, scale), bar("seed", scale))
+        return checks.seed(pairs, guard(seeds, p), learned_shape(seeds, p, scale), bar("seed", dataset))
 
     conclude(judged(profiles), profile_controls(judged, p, seeds=runs))
 
@@ -104,7 +104,7 @@ def test_width(trained, pca, scale, record, conclude):
             for w, es in by_width(widths).items()
         }
         every = base + widths
-        return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", scale))
+        return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", scale.dataset))
 
     verdict = judged(base, widths)
     controls = profile_controls(judged, p, base=trained["base"], widths=trained["widths"])
@@ -119,9 +119,13 @@ def test_init(trained, pca, scale, dataset, record, conclude):
     p = pca(true[0].spec)
     profiles = [profile(r, p) for r in true]
     inits = [energy_profile(r.init, p) for r in true]
+    signed = [correlation(e, i) for e, i in zip(profiles, inits, strict=True)]
+    limit = bar("init", dataset)
     record(
         details={
-            "trained ~ init, each seed": [round(correlation(e, i), 3) for e, i in zip(profiles, inits, strict=True)]
+            "trained ~ init (signed), each seed": [round(c, 3) for c in signed],
+            "trained ~ init (signed), mean": round(float(np.mean(signed)), 3),
+            **checks.representation(true, p),
         },
         figures=[
             lines(
@@ -134,7 +138,9 @@ def test_init(trained, pca, scale, dataset, record, conclude):
 
     def judged(seeds):
         corr = stats.over_runs([abs(correlation(e, i)) for e, i in zip(seeds, inits, strict=True)], correlation=True)
-        return checks.init(corr, guard(seeds, p), learned_shape(seeds, p, scale), bar("init", scale))
+        return checks.init(corr, guard(seeds, p), learned_shape(seeds, p, scale), limit, moved)
+
+    moved = checks.moved(true, p, limit)
 
     conclude(judged(profiles), profile_controls(judged, p, seeds=true))
 
@@ -153,6 +159,6 @@ def test_resnet(trained, pca, scale, record, conclude):
     def judged(vgg, resnet):
         pairs = stats.between(vgg, resnet, correlation, ("VGG11", "ResNet-18"))
         every = vgg + resnet
-        return checks.resnet(pairs, guard(every, p), learned_shape(every, p, scale), bar("resnet", scale))
+        return checks.resnet(pairs, guard(every, p), learned_shape(every, p, scale), bar("resnet", scale.dataset))
 
     conclude(judged(vgg, res), profile_controls(judged, p, vgg=trained["vgg"], resnet=trained["resnet"]))

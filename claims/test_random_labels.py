@@ -62,7 +62,7 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
         pairs = stats.between(true, random, correlation, ("true", "random"))
         every = true + random
         return checks.random_labels(
-            pairs, guard(every, p), learned_shape(every, p, scale), memorised(rand), bar("random_labels", scale)
+            pairs, guard(every, p), learned_shape(every, p, scale), memorised(rand), bar("random_labels", dataset)
         )
 
     conclude(judged(pt, pr), profile_controls(judged, p, true=true, random=rand))
@@ -76,13 +76,21 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
     p = pca(rand[0].spec)
     pr = [profile(r, p) for r in rand]
     inits = [energy_profile(r.init, p) for r in rand]
-    record(details={"random ~ init, each seed": [round(correlation(e, i), 3) for e, i in zip(pr, inits, strict=True)]})
+    signed = [correlation(e, i) for e, i in zip(pr, inits, strict=True)]
+    record(
+        details={
+            "random ~ init (signed), each seed": [round(c, 3) for c in signed],
+            "random ~ init (signed), mean": round(float(np.mean(signed)), 3),
+            **checks.representation(rand, p),
+        }
+    )
+    limit = bar("random_labels_init", dataset)
+    moved = checks.moved(rand, p, limit)
 
     def judged(random):
         corr = stats.over_runs([abs(correlation(e, i)) for e, i in zip(random, inits, strict=True)], correlation=True)
-        limit = bar("random_labels_init", scale)
         return checks.random_labels_init(
-            corr, guard(random, p), learned_shape(random, p, scale), memorised(rand), limit
+            corr, guard(random, p), learned_shape(random, p, scale), memorised(rand), limit, moved
         )
 
     conclude(judged(pr), profile_controls(judged, p, random=rand))

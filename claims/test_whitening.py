@@ -19,7 +19,7 @@ from harness.figures import lines, series
 from harness.models import random_banks
 from harness.scales import paper
 from harness.spectra import patch_pca
-from harness.theory import fit_formula, formula_profile, t_grid, zca_filters
+from harness.theory import fit_formula_authors, formula_profile, t_grid, zca_filters
 from harness.verdicts import property_control
 
 pytestmark = [pytest.mark.slow]
@@ -122,8 +122,10 @@ def test_whitening_learned(curves, moments, trained, pca, datasets, scale, recor
         numbers a documented deviation names."""
         learned = np.array([moments.autocorrelation(w) for w in layers])
         added = np.array([moments.autocorrelation(w - r.init)[SHIFT] for w, r in zip(layers, true, strict=True)])
-        fits = [fit_formula(moved_profile(w, r.init, p), p.lambdas) for w, r in zip(layers, true, strict=True)]
-        predicted = [moments.autocorrelation(formula_bank(p, formula_profile(p.lambdas, f.t)))[SHIFT] for f in fits]
+        fits = [fit_formula_authors(moved_profile(w, r.init, p), p.lambdas) for w, r in zip(layers, true, strict=True)]
+        predicted = [
+            moments.autocorrelation(formula_bank(p, formula_profile(p.lambdas, f.t, f.eta)))[SHIFT] for f in fits
+        ]
         measured = {
             "fit": float(np.mean([f.correlation for f in fits])),
             "predicted_ratio": float(np.mean(predicted) / rgb),

@@ -38,3 +38,15 @@ def decile_labels(coef: np.ndarray, component: int = 0) -> np.ndarray:
     ``component``, ten classes."""
     x = coef[:, component]
     return np.searchsorted(np.quantile(x, np.linspace(0.1, 0.9, 9)), x)
+
+
+def chance_largest(stats: np.ndarray, labels, classes: int, permutations: int, quantile: float, seed: int = 0):
+    """The null of Fig. 5's check at the data's own N: the ``quantile`` of the largest
+    |corr(label, column)| over (class, column) when the labels are permuted (independent of the
+    images, class sizes kept). Returns (that quantile, the permutations' largest |corr|s)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    largest = np.array(
+        [np.abs(label_correlations(stats, rng.permutation(labels), classes)).max() for _ in range(permutations)]
+    )
+    return float(np.quantile(largest, quantile)), largest

@@ -36,6 +36,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import history
+from .findings import findings
 from .scales import paper_number
 
 TITLE = "firstlayer: the paper's findings, re-measured"
@@ -233,6 +234,43 @@ def render_figures(claims: list[dict], fig_dir: Path, past=None) -> dict[str, li
 # ---------------------------------------------------------------- table and header
 
 
+MODEL_NAMES = {"vgg11": "VGG11", "vgg13": "VGG13", "vgg16": "VGG16", "vgg19": "VGG19", "resnet18": "ResNet-18"}
+
+
+def models_of(c: dict) -> list[str]:
+    """The models a row's runs trained, named as trained: 'VGG11 (width 1/4)' (the body's width
+    from the row's scale: ``width`` for VGGs, ``resnet_width`` for ResNets)."""
+    from fractions import Fraction
+
+    from .scales import ScaleError, scale
+
+    try:
+        s = scale(str(c.get("scale", "")))
+    except (ScaleError, KeyError):
+        return []
+    out = []
+    for label in c.get("runs") or []:
+        model = label.split(" ")[0]
+        width = s.resnet_width if model.startswith("resnet") else s.width
+        name = MODEL_NAMES.get(model, model)
+        name += "" if width == 1 else f" (width {Fraction(width).limit_denominator(64)})"
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def dataset_cell(c: dict) -> str:
+    """The row's data and models as trained: 'cifar10 · VGG11 (width 1/4) · copy cifar10-jpeg'."""
+    bits = [str(c.get("dataset", ""))]
+    models = models_of(c)
+    if models:
+        bits.append(" vs ".join(models))
+    copy = str(c.get("data_source", "")).split(" (")[0]
+    if copy and copy not in bits[0] and not copy.endswith("/"):
+        bits.append(f"copy {copy}")
+    return " · ".join(b for b in bits if b)
+
+
 def table(claims: list[dict]) -> pd.DataFrame:
     """One row per claim, display strings, in the given order."""
     return pd.DataFrame(
@@ -240,7 +278,7 @@ def table(claims: list[dict]) -> pd.DataFrame:
             "id": [c["id"] for c in claims],
             "Claim": [c.get("title", "") for c in claims],
             "Part": [c.get("part") or c.get("source", "") for c in claims],
-            "Dataset": [c.get("dataset", "") for c in claims],
+            "Dataset": [dataset_cell(c) for c in claims],
             "Paper": [str(c.get("paper", "")) for c in claims],
             "Measured": [fmt_measured(c) for c in claims],
             "Bar": [fmt_threshold(c) for c in claims],
@@ -293,10 +331,32 @@ def header(meta: dict) -> list[tuple[str, str]]:
     return out
 
 
+def bar_derivation(c: dict) -> str:
+    """How the row's bar follows from the paper's number (fixtures/paper.toml's rule), or the
+    reading of a statement the paper gives no number for."""
+    from .scales import bar_reading, paper
+
+    try:
+        entry = paper(str(c.get("claim", "")))
+    except KeyError:
+        return ""
+    if entry.get("judge") == "statement":
+        return str(entry.get("reading", ""))
+    for key in (str(c.get("dataset", "")), "cifar10", ""):
+        try:
+            value, how = bar_reading(c["claim"], key)
+            return f"{how} = {value:g}"
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ""
+
+
 def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
     """The claim's details; ``machines``: {id: its verdict on each machine and thread count of
     the history, where they differ} (``history.across_machines``)."""
     rows = [("judged at", c["judged"])] if c.get("judged") else []
+    if c.get("verdict") not in ("SKIP", None) and bar_derivation(c):
+        rows.append(("bar, by the rule of fixtures/paper.toml", bar_derivation(c)))
     rows += [(str(k), num(v)) for k, v in (c.get("details") or {}).items()]
     rows += [("condition", x) for x in c.get("conditions") or []]
     rows += [(f"control: {name}", v) for name, v in (c.get("controls") or {}).items()]
@@ -334,6 +394,9 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
     lines = [f"# {TITLE}", ""]
     lines += [f"- **{k}**: {_md_cell(v)}" for k, v in header(results.get("meta") or {})]
     lines += ["", f"**{summary(claims)}**", ""]
+    if results.get("findings"):
+        lines += ["## Where the paper and these measurements disagree", ""]
+        lines += [f"- {_md_cell(n)}" for n in results["findings"]] + [""]
     if card is not None:
         lines += [f"![Scorecard]({card.relative_to(out_dir).as_posix()})", ""]
     lines += ["## Scorecard", ""]
@@ -368,7 +431,7 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
         rows.append(
             f"<tr><td class='claim'><a href='#{slug(c['id'])}'>{e(c.get('title', ''))}</a>"
             f"<br><code>{e(c['id'])}</code></td>"
-            f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(c.get('dataset', ''))}</td>"
+            f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(dataset_cell(c))}</td>"
             f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{e(fmt_measured(c))}</td>"
             f"<td>{e(fmt_threshold(c))}</td><td class='v'><span class='v v-{v}'>{v}</span></td>"
             f"<td class='reason'>{e(c.get('reason', '') or '')}</td></tr>"
@@ -378,7 +441,11 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
         f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1><ul>",
     ]
     parts_html += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in header(results.get("meta") or {})]
-    parts_html += [f"</ul><p><b>{e(summary(claims))}</b></p><h2>Scorecard</h2>"]
+    parts_html += [f"</ul><p><b>{e(summary(claims))}</b></p>"]
+    if results.get("findings"):
+        parts_html += ["<h2>Where the paper and these measurements disagree</h2><ul>"]
+        parts_html += [f"<li>{e(n)}</li>" for n in results["findings"]] + ["</ul>"]
+    parts_html += ["<h2>Scorecard</h2>"]
     if card is not None:
         parts_html.append(_img("Scorecard", card))
     parts_html += [
@@ -413,6 +480,7 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     verdict on each machine where those differ. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    results = {**results, "findings": findings(results.get("claims", []))}
     scale = (results.get("meta") or {}).get("scale")
     past = history.load(history_file, scale) if history_file else None
     figs = render_figures(results["claims"], out / "figures", past)

@@ -33,7 +33,6 @@ class Scale:
     name: str
     device: str  # the device the scale is meant for ("cpu" or "cuda")
     judged: bool  # false: verdicts are not meaningful (the smoke scale only exercises code paths)
-    bars: str  # the column of fixtures/paper.toml bars this scale is judged by
     dataset: str
     images: int | None  # training images (None: all)
     model: str
@@ -141,7 +140,13 @@ def scale(name: str) -> Scale:
     table = _toml("scales.toml")
     if name not in table:
         raise ScaleError(f"fixtures/scales.toml: unknown scale '{name}'; choose one of {', '.join(table)}")
-    return parse_scale(name, table[name])
+    entry = dict(table[name])
+    base = entry.pop("based_on", None)
+    if base is not None:  # a variant: its base's settings with these changed (the sensitivity check)
+        if base not in table or "based_on" in table[base]:
+            raise ScaleError(f"fixtures/scales.toml [{name}] based_on: '{base}' is not a scale of its own")
+        entry = {**table[base], **entry}
+    return parse_scale(name, entry)
 
 
 def parse_scale(name: str, entry: dict, file: str = "fixtures/scales.toml") -> Scale:
@@ -197,11 +202,55 @@ def paper_number(text) -> tuple[float, float] | None:
     return (float(m.group(1)), float(m.group(2) or 0.0)) if m else None
 
 
-def bar(claim: str, s: Scale, name: str = "bar"):
-    """The threshold ``name`` of ``claim`` for the bars column of scale ``s``."""
-    entry = paper(claim)[name]
-    if isinstance(entry, dict):
-        if s.bars not in entry:
-            raise KeyError(f"fixtures/paper.toml [{claim}] {name} has no '{s.bars}' bar (scale {s.name})")
-        return entry[s.bars]
-    return entry
+K = 2.0  # the rule's multiple of the paper's spread (fixtures/paper.toml, top)
+
+
+def spread(text) -> float:
+    """The paper's spread of a printed value: its ± where printed, else half a unit of the value's
+    last printed digit (its rounding): '0.94 ± 0.01' -> 0.01, '0.99' -> 0.005, '0.1' -> 0.05."""
+    number = paper_number(text)
+    if number is None:
+        raise ValueError(f"no number in the paper's value {text!r}")
+    if number[1] > 0:
+        return number[1]
+    digits = re.match(r"\s*-?\d*\.?(\d*)", str(text)).group(1)
+    return 0.5 * 10.0 ** -len(digits)
+
+
+def _row_value(claim: str, row: str) -> str:
+    value = paper(claim).get("paper", "")
+    if isinstance(value, dict):
+        if row not in value:
+            raise KeyError(f"fixtures/paper.toml [{claim}] has no paper value for '{row}'")
+        return value[row]
+    return value
+
+
+def bar_reading(claim: str, row: str = "") -> tuple[float, str]:
+    """The bar of ``claim`` (per paper ``row`` where the paper gives one per dataset or subset)
+    by the rule at the top of fixtures/paper.toml, and how it was derived ('0.94 - 2 x 0.01').
+    The same at every scale: no scale has a bar of its own."""
+    entry = paper(claim)
+    if "bar_from" in entry:  # a statement with no number: the paper's own measurement of the same quantity
+        source, source_row = entry["bar_from"]
+        value, how = bar_reading(source, source_row)
+        return value, f"{how}, from [{source}] {source_row}"
+    judge = entry.get("judge")
+    text = str(_row_value(claim, row))
+    bound = re.match(r"\s*above\s+(\d*\.?\d+)", text)
+    if bound and judge == "at least":  # the paper prints a bound ("above 0.93"): the bound as printed
+        return float(bound.group(1)), f"the paper's bound, {bound.group(1)}"
+    v, s = paper_number(text)[0], spread(text)
+    printed = re.match(r"\s*(-?\d*\.?\d+)", text).group(1)
+    if judge == "at least":
+        return round(v - K * s, 6), f"{printed} - {K:g} x {s:g}"
+    if judge == "at most |x|":
+        return round(abs(v) + K * s, 6), f"|{printed}| + {K:g} x {s:g}"
+    raise KeyError(
+        f"fixtures/paper.toml [{claim}]: judge = {judge!r} has no numeric bar (a statement's bars are named keys)"
+    )
+
+
+def bar(claim: str, row: str = "") -> float:
+    """The bar of ``claim`` for paper ``row`` (``bar_reading``)."""
+    return bar_reading(claim, row)[0]

@@ -338,3 +338,18 @@ def test_energy_profile_invariances(seed, filters, scale):
 def pca_from_cov(seed: int, decades: float = 2.0):
     """The exact PCA of a random covariance (no sampling)."""
     return pca_from_covariance(random_covariance(27, decades, seed), np.zeros(27), 1, 3, 3)
+
+
+def test_the_authors_t_range_maps_to_the_saturating_regime():
+    """The authors' family (eta 1e-7, t in range(1e4, 5e6, 250), eta lambda^2 / 2N on the summed
+    scatter) on our covariance: eta' = 1e-7 P / 2; it spans eta' lambda_0^2 t over 2.7 decades and
+    recovers a profile drawn from inside it."""
+    from harness.theory import AUTHORS_STEPS, authors_grid, fit_formula_authors
+
+    eta, ts = authors_grid(900)
+    assert eta == pytest.approx(4.5e-5) and ts[0] == AUTHORS_STEPS[0] and ts[-1] < AUTHORS_STEPS[1]
+    lam = np.sqrt(np.logspace(1.3, -2.5, 27))
+    target = formula_profile(lam, 250_000.0, eta)
+    fit = fit_formula_authors(target, lam)
+    assert fit.correlation == pytest.approx(1.0, abs=1e-9) and fit.t == pytest.approx(250_000.0)
+    assert fit.correlation <= fit_formula(target, lam).correlation + 1e-6

@@ -1,0 +1,114 @@
+"""The data every cifar10 row trains on: where the original CIFAR-10 is absent, the suite trains
+on a JPEG copy (median PSNR 30 dB). JPEG removes high-frequency energy, which is what the
+smallest eigenvalues of a 3x3 patch PCA measure (Def. 4.1), so eq. 3 sees another lambda.
+Measured on the same 4,000 training images in both copies (``harness.datacopy``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import checks, datacopy, stats
+from harness.checks import guard, learned_shape, profile
+from harness.controls import profile_controls
+from harness.figures import band, lines
+from harness.scales import bar, paper
+from harness.spectra import correlation
+from harness.stats import exact
+from harness.theory import fit_formula_authors
+
+TS = (30.0, 90.0, 300.0)  # eq. 3 at the default step: the learned layers fit near t = 90
+
+
+@pytest.mark.claim("data_copy")
+def test_jpeg_copy_spectrum(datasets, record, conclude):
+    """The JPEG copy's 3x3 patch spectrum against the exact pixels' on the same images: each
+    lambda_i's ratio, the guard's bar, and what eq. 3 loses when given the copy's lambda."""
+    root = datasets.root
+    if not ((root / "cifar10-exact").exists() and (root / "cifar10-jpeg").exists()):
+        pytest.skip(f"cifar10-exact and cifar10-jpeg are both needed under {root}")
+    ex, jp, _ = datacopy.matched(root)
+    pe, pj = datacopy.spectra(ex, jp)
+    ratio = np.sqrt(pj.eigvals / pe.eigvals)
+    same_axis = np.abs((pe.eigvecs * pj.eigvecs).sum(0))
+    fits = datacopy.fit_across(pe, pj, TS)
+    bar = paper("data_copy")["min_fit"]
+    record(
+        dataset="cifar10-exact vs cifar10-jpeg (4,000 train images)",
+        data_source="cifar10-exact (PNG) and cifar10-jpeg, matched by class and rank",
+        device="cpu",
+        details={
+            "median PSNR of the copy (dB)": round(float(np.median(datacopy.psnr(ex, jp))), 1),
+            "lambda_i (copy) / lambda_i (exact), components 0-9": ratio[:10].round(2).tolist(),
+            "lambda_i (copy) / lambda_i (exact), components 10-26": ratio[10:].round(2).tolist(),
+            "component 15 (App. D.1, D.2)": round(float(ratio[15]), 2),
+            "|u_i(copy) . u_i(exact)| below 0.5 (the order of components swaps)": [
+                int(i) for i in np.flatnonzero(same_axis < 0.5)
+            ],
+            "corr(lambda exact, lambda copy)": round(float(np.corrcoef(pe.lambdas, pj.lambdas)[0, 1]), 4),
+            "guard bar, exact / copy": [round(b, 3) for b in datacopy.guard_bars(pe, pj)],
+            "eq. 3 (exact lambda) fitted with the copy's lambda, t = 30, 90, 300": [round(f, 3) for f in fits],
+        },
+    )
+
+    def judged(p_exact, p_copy):
+        worst = exact(min(datacopy.fit_across(p_exact, p_copy, TS)))
+        return checks.judge(checks.check("eq. 3 fit with the copy's lambda (worst t)", worst, ">=", bar))
+
+    flattened = type(pe)(pe.eigvals * np.r_[np.ones(10), np.full(17, 0.01)], pe.eigvecs, pe.mean, pe.count, 3, 3)
+    control = {"the exact spectrum with components 10-26 lowered 100-fold": judged(pe, flattened)}
+    conclude(judged(pe, pj), control)
+
+
+EXACT_IMAGES = 4000  # cifar10-exact's training images
+
+
+def copy_runs(s):
+    """The scale's standard run on 4,000 exact images and on 4,000 images of the JPEG copy (a
+    seeded subset: the copy's own images of the same indices are not a subset a run can name)."""
+    return {
+        "exact": s.seeds(s.seeds_true, dataset="cifar10-exact", images=EXACT_IMAGES),
+        "jpeg": s.seeds(s.seeds_true, dataset="cifar10-jpeg", images=EXACT_IMAGES),
+    }
+
+
+@pytest.mark.claim("training_copy", runs=copy_runs)
+def test_training_copy(trained, pca, scale, record, conclude):
+    """What training on the copy changes: profiles of nets trained on exact pixels against nets
+    trained on the JPEG copy, both measured in the exact pixels' patch PCA (the paper's data),
+    judged against Table 1 SEED's bar; each group's eq. 3 fit (authors' t range) beside it."""
+    p = pca(trained["exact"][0].spec)
+    exact_p, jpeg_p = ([profile(r, p) for r in trained[k]] for k in ("exact", "jpeg"))
+    p_copy = pca(trained["jpeg"][0].spec)
+    record(
+        dataset="cifar10-exact vs cifar10-jpeg (4,000 train images each)",
+        details={
+            "eq. 3 fit, exact-trained (exact PCA), each seed": [
+                round(fit_formula_authors(e, p.lambdas).correlation, 3) for e in exact_p
+            ],
+            "eq. 3 fit, copy-trained (copy's PCA), each seed": [
+                round(fit_formula_authors(profile(r, p_copy), p_copy.lambdas).correlation, 3) for r in trained["jpeg"]
+            ],
+            "exact ~ exact (seeds), for scale": stats.within(exact_p, correlation).text(),
+        },
+        figures=[
+            lines(
+                "profiles",
+                "Trained on exact pixels vs on the JPEG copy (exact PCA)",
+                [band("exact pixels", exact_p), band("JPEG copy", jpeg_p, "dashed")],
+            )
+        ],
+    )
+
+    def judged(exact, jpeg):  # the names of the groups of runs (profile_controls passes them so)
+        agree = stats.between(exact, jpeg, correlation, ("exact-trained", "copy-trained"))
+        every = exact + jpeg
+        return checks.judge(
+            guard(every, p),
+            learned_shape(every, p, scale),
+            checks.check("exact-trained ~ copy-trained", agree, ">=", bar("training_copy")),
+        )
+
+    conclude(
+        judged(exact=exact_p, jpeg=jpeg_p), profile_controls(judged, p, exact=trained["exact"], jpeg=trained["jpeg"])
+    )
