@@ -62,6 +62,7 @@ class Scale:
     d2: tuple[tuple[int, float], ...]  # App. D.2 (component, alpha)
     d2_steps: int  # App. D.2's length (scaled inputs, stride-3 first layer: they memorise later)
     random_init_seeds: int  # random filter banks (Fig. 6, Table 3 RANDOM INIT.)
+    copy_seeds: int  # seeds a copy of the training-copy check (exact vs JPEG pixels); 0: not at this scale
     label_patch: tuple[tuple[str, int], ...]  # Fig. 5 (dataset copy, patch size)
     label_patch_images: int | None  # images per Fig. 5 dataset (None: all)
     whitening_images: int  # images whose C(delta) is measured (Fig. 6)

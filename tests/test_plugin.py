@@ -193,8 +193,8 @@ def test_an_unjudged_scale_records_verdicts_but_fails_only_on_a_crash(run, tmp_p
 
 
 def test_an_empty_parameter_set_declares_no_runs(run):
-    """A scale whose list of variants is empty (the converged scale's App. D) skips that claim
-    and the session's other claims still get their runs."""
+    """A scale whose list of variants is empty (the converged scale's App. D) deselects that
+    claim (no row "got empty parameter set") and the session's other claims still get their runs."""
     src = """
 import pytest
 
@@ -210,7 +210,7 @@ def test_empty(trained, n):
 def test_x(trained, record):
     record(measured=1.0)
 """
-    run(src=src).assert_outcomes(passed=1, skipped=1)
+    run(src=src).assert_outcomes(passed=1, deselected=1)
 
 
 class CannedRuns:
