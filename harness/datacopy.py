@@ -16,10 +16,10 @@ from .spectra import patch_pca
 from .theory import fit_formula_authors, formula_profile, trivial_bar
 
 
-def matched(root) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """uint8 (N, 3, 32, 32) exact and JPEG pixels of the same training images, and their classes."""
+def matched(root) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, 3, 32, 32) exact and JPEG pixels of the same training images."""
     root = Path(root)
-    exact, jpeg, names = [], [], []
+    exact, jpeg = [], []
     for folder in sorted((root / "cifar10-exact" / "train").iterdir()):
         indices = sorted(int(f.stem) for f in folder.glob("*.png"))
         for rank, index in enumerate(indices):
@@ -27,9 +27,8 @@ def matched(root) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
             jpeg.append(
                 np.asarray(Image.open(root / "cifar10-jpeg" / "train" / folder.name / f"{rank:04d}.jpg").convert("RGB"))
             )
-        names.append(folder.name)
     to = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-    return to(exact), to(jpeg), names
+    return to(exact), to(jpeg)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:

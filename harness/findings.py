@@ -57,11 +57,12 @@ def findings(claims: list[dict]) -> list[str]:
     c = rows.get("jpeg_copy_spectrum")
     if c:
         d = c.get("details", {})
+        across = d.get("eq. 3 (exact lambda) fitted with the copy's lambda, t = 30, 90, 300", "?")
         out.append(
             f"The training copy (`jpeg_copy_spectrum`): every cifar10 row trains on a JPEG copy whose "
             f"lambda_15 is {d.get('component 15 (App. D.1, D.2)', '?')} of the exact pixels' (components "
             "10-26: 0.31-0.76); eq. 3 with the exact lambda, fitted with the copy's, reaches "
-            f"{d.get('eq. 3 (exact lambda) fitted with the copy' + chr(39) + 's lambda, t = 30, 90, 300', '?')} "
+            f"{across} "
             "(t = 30, 90, 300). App. D.1 and D.2 use component 15."
         )
     t = rows.get("training_copy")
@@ -76,9 +77,8 @@ def findings(claims: list[dict]) -> list[str]:
             f"agree {d.get('exact ~ exact (seeds), for scale', '?')} among themselves at this size{fits}. "
             "Table 3's CIFAR-10 row (`formula[cifar10]`) trains on the copy."
         )
-    for key in ("label_patch[cifar10-exact-3x3]", "label_patch[tiny-imagenet-10-7x7]"):
-        lp = rows.get(key)
-        if lp and isinstance(lp.get("measured"), (int, float)):
+    for key, lp in rows.items():
+        if lp.get("claim") == "label_patch" and isinstance(lp.get("measured"), (int, float)):
             d = lp.get("details", {})
             null = d.get("chance: 95% quantile of the largest |corr| under permuted labels")
             out.append(

@@ -28,6 +28,7 @@ import re
 import sys
 from collections import Counter
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
@@ -37,7 +38,7 @@ from matplotlib.figure import Figure
 
 from . import history
 from .findings import findings
-from .scales import paper_number
+from .scales import ScaleError, bar_reading, paper, paper_number, scale
 
 TITLE = "firstlayer: the paper's findings, re-measured"
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
@@ -240,10 +241,6 @@ MODEL_NAMES = {"vgg11": "VGG11", "vgg13": "VGG13", "vgg16": "VGG16", "vgg19": "V
 def models_of(c: dict) -> list[str]:
     """The models a row's runs trained, named as trained: 'VGG11 (width 1/4)' (the body's width
     from the row's scale: ``width`` for VGGs, ``resnet_width`` for ResNets)."""
-    from fractions import Fraction
-
-    from .scales import ScaleError, scale
-
     try:
         s = scale(str(c.get("scale", "")))
     except (ScaleError, KeyError):
@@ -334,8 +331,6 @@ def header(meta: dict) -> list[tuple[str, str]]:
 def bar_derivation(c: dict) -> str:
     """How the row's bar follows from the paper's number (fixtures/paper.toml's rule), or the
     reading of a statement the paper gives no number for."""
-    from .scales import bar_reading, paper
-
     try:
         entry = paper(str(c.get("claim", "")))
     except KeyError:

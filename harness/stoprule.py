@@ -20,8 +20,8 @@ def declared_runs(item, s: Scale) -> dict:
     """The runs ``item``'s claim marker declares, for its parameters: {name: spec or [specs]}."""
     marker = item.get_closest_marker("claim")
     declare = marker.kwargs.get("runs") if marker else None
-    if declare is None or item.get_closest_marker("skip"):  # e.g. an empty parameter set: a scale
-        return {}  # with no App. D variants parametrizes nothing, and nothing is declared
+    if declare is None or item.get_closest_marker("skip"):  # a skipped claim declares nothing
+        return {}
     params = item.callspec.params if hasattr(item, "callspec") else {}
     wanted = list(inspect.signature(declare).parameters)[1:]
     return declare(s, **{k: params[k] for k in wanted})
