@@ -25,9 +25,11 @@ CONTROL_T = 300.0  # eq. 3 past the trivial point, as a trained layer's profile 
 
 
 def variants(s):
-    """Table 3's rows: (row name, RunSpec fields, seeds)."""
+    """Table 3's rows: (row name, RunSpec fields, seeds): the main dataset, the other datasets
+    (CelebA: Table 3; CIFAR-100: App. C Fig. 16, 'above 0.93'), the binary subsets, random labels."""
     return [
         (s.dataset, {}, s.seeds_true),
+        *[(d, {"dataset": d}, s.seeds_true) for d in s.extra_datasets],
         *[(b, {"subset": b}, s.seeds_extra) for b in s.binary],
         ("random", {"labels": "random"}, s.seeds_random),
     ]

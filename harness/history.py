@@ -106,7 +106,7 @@ JUDGED = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE")
 def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
     """One claim's verdict in the newest clean run of each machine and training thread count,
     when those verdicts differ: on the CPU both set the order of the sums (oneDNN's kernels by
-    CPU kind, the split of a reduction by threads; README), so either can move a thin margin.
+    CPU kind, the split of a reduction by threads; docs/reproducibility.md), so either can move a thin margin.
 
     Only judged verdicts count (a SKIP or ERROR says nothing of the numbers), only committed code
     (``dirty`` rows are left out) and only the newest row's torch version. Within that the newest

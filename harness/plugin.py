@@ -40,6 +40,7 @@ ROW = pytest.StashKey[dict]()
 RUNS = pytest.StashKey["RunCache"]()
 VERDICT = pytest.StashKey["object"]()
 JUDGED = pytest.StashKey[dict]()
+THREADS = pytest.StashKey[int]()
 
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.register_profile(
@@ -70,6 +71,13 @@ def pytest_addoption(parser):
         "also FIRSTLAYER_NO_DOWNLOAD=1",
     )
     g.addoption("--download", action="store_true", help="(the default; kept for old commands)")
+    g.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads a process trains and measures with (default: $FIRSTLAYER_THREADS, else 1, so that a "
+        "run's numbers depend on its spec and the CPU kind, not on -n; use -n <cores> to use every core)",
+    )
 
 
 MARKERS = (
@@ -107,21 +115,36 @@ def pytest_configure(config):
     config.stash[RUN_CACHE] = Path(
         config.getoption("run_cache") or os.environ.get("FIRSTLAYER_CACHE") or ROOT / ".firstlayer-cache"
     )
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1 and not gpu:  # -n N on the CPU: share the cores, do not oversubscribe
+    config.stash[THREADS] = threads(config)
+    if not gpu:  # a CPU sum's order depends on the thread count: one count, whatever -n (docs/reproducibility.md)
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        torch.set_num_threads(config.stash[THREADS])
     from .reporting import ReportPlugin
 
     config.pluginmanager.register(ReportPlugin(config), "firstlayer-report")
+
+
+def threads(config) -> int:
+    """--threads, else $FIRSTLAYER_THREADS, else 1 (one clear line for anything but a positive count)."""
+    given = config.getoption("threads")
+    name = "--threads"
+    if given is None and os.environ.get("FIRSTLAYER_THREADS"):
+        given, name = os.environ["FIRSTLAYER_THREADS"], "FIRSTLAYER_THREADS"
+    try:
+        n = 1 if given is None else int(given)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise pytest.UsageError(f"{name} {given}: expected a positive number of threads")
+    return n
 
 
 def pytest_report_header(config):
     s, root = config.stash[SCALE], config.stash[DATA_ROOT]
     return [
         f"firstlayer: scale {s.name} ({'judged' if s.judged else 'not judged'}), device {config.stash[DEVICE]}, "
-        f"hypothesis profile {config.stash[PROFILE]}",
+        f"hypothesis profile {config.stash[PROFILE]}, {config.stash[THREADS]} CPU thread(s) a process",
         f"firstlayer: data root {root} (pretrained layers: {root.parent / 'pretrained'}), "
         f"run cache {config.stash[RUN_CACHE]}, downloads {'on' if downloading(config) else 'off'}",
     ]

@@ -9,8 +9,10 @@ says which one was read):
                        ``cifar10-jpeg``, ``cifar10-exact`` (ImageFolder trees)
 ``cifar10-jpeg``       ``cifar10-jpeg`` (ImageFolder, all of CIFAR-10 re-encoded as JPEG)
 ``cifar10-exact``      ``cifar10-exact`` (ImageFolder, a pixel-exact 5,000-image subset)
-``cifar100``           ``cifar-100-python`` (torchvision; can be downloaded)
-``celeba``             ``celeba`` (torchvision; label = the ``Smiling`` attribute; can be downloaded)
+``cifar100``           ``cifar-100-python`` (torchvision; can be downloaded), ``cifar100-resplit``
+                       (``train.npz``/``test.npz``: 40,000 real images, not the official split)
+``celeba``             ``celeba`` (torchvision; label = the ``Smiling`` attribute; can be downloaded),
+                       ``celeba-smiling-10k`` (ImageFolder by ``Smiling``, half resolution)
 ``tiny-imagenet-10``   ``tiny-imagenet-10`` (ImageFolder, splits train/val)
 any other name         ``<root>/<name>`` or an absolute path: an ImageFolder tree with
                        ``train/`` and ``test/`` (or ``val/``)
@@ -118,6 +120,58 @@ def _celeba(root: Path, split: str, download: bool = False):
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), ds.attr[:, col].long(), ("not smiling", "smiling")
 
 
+def _npz(folder: str) -> Callable:
+    """``<folder>/<split>.npz`` with ``x`` uint8 (N, H, W, 3) and ``y`` labels; class names from
+    ``classes.txt`` (one a line, in label order) where present."""
+
+    def read(root: Path, split: str, download: bool = False):
+        path = root / folder / f"{'train' if split == 'train' else 'test'}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path) as arrays:
+            pixels, labels = arrays["x"], arrays["y"].astype(np.int64)
+        names = root / folder / "classes.txt"
+        n = int(labels.max()) + 1
+        classes = tuple(names.read_text().split()) if names.is_file() else tuple(str(i) for i in range(n))
+        return (
+            torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).contiguous(),
+            torch.from_numpy(labels),
+            classes,
+        )
+
+    return read
+
+
+def _resized_folder(folder: str, size: int = 32) -> Callable:
+    """An ImageFolder tree whose images are resized to ``size`` x ``size`` as ``_celeba`` resizes
+    torchvision's CelebA (PIL's ``resize``, its default filter); class folder names with '_'
+    read as words ('not_smiling' -> 'not smiling')."""
+
+    def read(root: Path, split: str, download: bool = False):
+        path = root / folder / ("train" if split == "train" else "test")
+        if not path.is_dir():
+            return None
+        from PIL import Image
+        from torchvision.datasets import ImageFolder
+
+        ds = ImageFolder(str(path))
+        pixels = np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size))) for p, _ in ds.samples])
+        classes = tuple(c.replace("_", " ") for c in ds.classes)
+        return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), torch.as_tensor(ds.targets), classes
+
+    return read
+
+
+# How a copy differs from the original dataset (the report names it beside the copy).
+DIFFERS = {
+    "cifar10-jpeg": "all of CIFAR-10 re-encoded as JPEG (median PSNR 30 dB): the smallest patch eigenvalues are low",
+    "cifar10-exact": "pixel-exact, but 4,000 training images of 50,000",
+    "cifar100-resplit": "40,000 real CIFAR-100 images re-split 300 / 100 a class: not the official train/test split",
+    "celeba-smiling-10k": "the first 10,000 aligned faces at half resolution (89x109 JPEG), resized to 32x32; "
+    "not the official split",
+}
+
+
 _CIFAR10_FOLDERS = (
     Copy("cifar10-jpeg", _image_folder("cifar10-jpeg")),
     Copy("cifar10-exact", _image_folder("cifar10-exact")),
@@ -126,8 +180,14 @@ DATASETS: dict[str, tuple[Copy, ...]] = {
     "cifar10": (Copy("cifar-10-batches-py", _torchvision("CIFAR10"), downloadable=True), *_CIFAR10_FOLDERS),
     "cifar10-jpeg": _CIFAR10_FOLDERS[:1],
     "cifar10-exact": _CIFAR10_FOLDERS[1:],
-    "cifar100": (Copy("cifar-100-python", _torchvision("CIFAR100"), downloadable=True),),
-    "celeba": (Copy("celeba", _celeba, downloadable=True),),
+    "cifar100": (
+        Copy("cifar-100-python", _torchvision("CIFAR100"), downloadable=True),
+        Copy("cifar100-resplit", _npz("cifar100-resplit")),
+    ),
+    "celeba": (
+        Copy("celeba", _celeba, downloadable=True),
+        Copy("celeba-smiling-10k", _resized_folder("celeba-smiling-10k")),
+    ),
     "tiny-imagenet-10": (Copy("tiny-imagenet-10", _image_folder("tiny-imagenet-10")),),
 }
 
@@ -182,7 +242,7 @@ def load_split(
             return cached
         raise DatasetNotFound(
             f"dataset '{name}' ({split}) not found (tried {tried}) and its download {outcome}; "
-            f"point --data-root or FIRSTLAYER_DATA at a local copy (e.g. shared/datasets)"
+            f"point --data-root or FIRSTLAYER_DATA at a folder that holds {copy.folder}/"
         )
     hint = " or drop --no-download to fetch it" if fetchable else ""
     raise DatasetNotFound(

@@ -101,6 +101,53 @@ def test_folder_without_the_split_is_not_found(tmp_path):
         S.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
 
 
+def test_cifar100_falls_back_to_the_resplit_arrays(tmp_path):
+    """No cifar-100-python/: cifar100 reads cifar100-resplit/{train,test}.npz (x HWC uint8, y
+    int16) with classes.txt, and the report can say how the copy differs."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "cifar100-resplit").mkdir()
+    x = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    y = np.array([0, 1, 2, 0, 1, 2], dtype=np.int16)
+    for split in ("train", "test"):
+        np.savez(tmp_path / "cifar100-resplit" / f"{split}.npz", x=x, y=y)
+    (tmp_path / "cifar100-resplit" / "classes.txt").write_text("apple\naquarium_fish\nbaby\n")
+    got = S.load_split("cifar100", "train", root=tmp_path)
+    assert_array_equal(got.pixels.permute(0, 2, 3, 1).numpy(), x)
+    assert got.labels.dtype == torch.int64 and got.labels.tolist() == y.tolist()
+    assert got.classes == ("apple", "aquarium_fish", "baby") and got.source.startswith("cifar100-resplit (train,")
+    assert "not the official train/test split" in S.DIFFERS["cifar100-resplit"]
+
+
+def test_celeba_falls_back_to_the_smiling_folder_resized_to_32(tmp_path):
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 3), ("test", 2)):
+        for c in ("not_smiling", "smiling"):
+            (tmp_path / "celeba-smiling-10k" / split / c).mkdir(parents=True)
+            for i in range(n):
+                a = rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)
+                Image.fromarray(a).save(tmp_path / "celeba-smiling-10k" / split / c / f"{i:06d}.jpg")
+    got = S.load_split("celeba", "test", root=tmp_path)
+    assert tuple(got.pixels.shape) == (4, 3, 32, 32) and got.classes == ("not smiling", "smiling")
+    assert got.labels.tolist() == [0, 0, 1, 1]
+    first = sorted((tmp_path / "celeba-smiling-10k" / "test" / "not_smiling").iterdir())[0]
+    expected = np.asarray(Image.open(first).convert("RGB").resize((32, 32)))  # as torchvision's CelebA path
+    assert_array_equal(got.pixels[0].permute(1, 2, 0).numpy(), expected)
+
+
+@pytest.mark.skipif(not (S.default_root() / "cifar100-resplit").exists(), reason="no cifar100-resplit copy")
+def test_the_cifar100_copy_has_100_classes_of_300_and_its_measured_mean():
+    got = S.load_split("cifar100", "train")
+    assert tuple(got.pixels.shape) == (30000, 3, 32, 32) and torch.bincount(got.labels).tolist() == [300] * 100
+    assert_allclose((got.pixels.double() / 255).mean((0, 2, 3)).numpy(), [0.5066, 0.4863, 0.4405], atol=1e-4)
+
+
+@pytest.mark.skipif(not (S.default_root() / "celeba-smiling-10k").exists(), reason="no celeba-smiling-10k copy")
+def test_the_celeba_copy_is_labelled_by_smiling():
+    train, test = S.load_split("celeba", "train"), S.load_split("celeba", "test")
+    assert (len(train), len(test)) == (9000, 1000) and train.classes == ("not smiling", "smiling")
+    assert (int(train.labels.sum()), int(test.labels.sum())) == (4322, 500)  # the copy's README counts
+
+
 def test_default_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FIRSTLAYER_DATA", str(tmp_path))
     assert S.default_root() == tmp_path

@@ -51,6 +51,29 @@ def test_a_missing_data_root_is_a_usage_error(pytester, tmp_path):
     assert any("--data-root" in line and "no such folder" in line for line in result.stderr.lines)
 
 
+THREADS = """
+import torch
+
+def test_threads():
+    assert torch.get_num_threads() == {n}
+"""
+
+
+def test_one_thread_a_process_whatever_n_so_a_run_has_one_set_of_numbers(run, monkeypatch):
+    assert "1 CPU thread(s) a process" in run(src=THREADS.format(n=1)).stdout.str()
+    assert run(src=THREADS.format(n=1)).ret == 0
+    assert run("--threads", "2", src=THREADS.format(n=2)).ret == 0
+    monkeypatch.setenv("FIRSTLAYER_THREADS", "2")
+    assert run(src=THREADS.format(n=2)).ret == 0
+
+
+@pytest.mark.parametrize("bad", ["0", "-3"])
+def test_a_bad_thread_count_is_a_usage_error(run, bad):
+    result = run("--threads", bad)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(f"--threads {bad}: expected a positive number of threads" in line for line in result.stderr.lines)
+
+
 def test_an_unknown_scale_is_a_usage_error(run):
     result = run("--scale", "huge")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -27,7 +27,7 @@ def uses(wf, job, action):
 
 
 def claims_line(wf, job):
-    (cmd,) = [r for r in run_lines(wf, job) if r.startswith("pytest claims/")]
+    (cmd,) = [r for r in run_lines(wf, job) if r.startswith("pytest claims/") and "cpu-appendix" not in r]
     return cmd
 
 
@@ -53,6 +53,11 @@ def test_claims_run_with_a_report_and_a_finding_is_not_a_crash(wf, job):
     assert any("harness.report --check" in r for r in run_lines(wf, job))
     assert wf["jobs"][job]["env"]["FIRSTLAYER_DATA"] == "${{ github.workspace }}/data"
     assert any("pip install -e ." in r for r in run_lines(wf, job))
+
+
+def test_app_d_is_judged_weekly_at_three_runs_a_group(wf):
+    (step,) = [s for s in wf["jobs"]["cpu"]["steps"] if "cpu-appendix" in s.get("run", "")]
+    assert step["if"] == "env.WEEKLY == 'true'" and "-k appendix" in step["run"] and "--check" in step["run"]
 
 
 def test_scales_and_flags(wf):
