@@ -1,9 +1,11 @@
 """Render a ``results.json`` (written by the claims' pytest plugin) as a report, and diff runs.
 
 ``build`` writes ``results.json``, ``report.md``, a self-contained ``report.html`` and
-``figures/*.png`` into a folder: a scorecard first (one figure and one table of every claim,
-in the paper's order: paper value, measured mean with its 95% interval, bar, verdict), then a
-section per table and figure of the paper with its figures and, where ``history.csv`` holds
+``figures/*.png`` into a folder: the findings first (``harness.scorecard``: one row per
+finding of the paper with the paper's value, the measured value with its 95% interval and the
+verdict; what could not be measured in one line; every claim against its bar in one figure),
+then the run's metadata, the table of every claim, and a section per table and figure of the
+paper with its figures and, where ``history.csv`` holds
 past runs, each claim's trend. ``compare`` lists the claims whose verdict or value changed
 between two runs. The report knows no claim: its order and sections come from
 fixtures/paper.toml (through the results' meta), figures in two kinds, ``lines`` and ``heatmap``.
@@ -36,9 +38,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import history
+from . import history, scorecard
 from .findings import findings
-from .scales import ScaleError, bar_reading, paper, paper_number, scale
+from .scales import ScaleError, bar_reading, paper, scale
+from .sources import DIFFERS
 
 TITLE = "firstlayer: the paper's findings, re-measured"
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
@@ -67,7 +70,7 @@ STYLE = {  # clean, paper-like, readable at page width
 }
 CSS = (
     "body{font:15px/1.5 system-ui,sans-serif;color:#222;margin:0;background:#fafafa}"
-    "main{max-width:1280px;margin:auto;padding:1em 2em;background:#fff}"
+    "main{max-width:1320px;margin:auto;padding:.5em 1.5em;background:#fff}"
     "table{border-collapse:collapse;width:100%;font-size:13px}"
     "th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;"
     "overflow-wrap:normal;word-break:normal;hyphens:manual}"
@@ -77,6 +80,9 @@ CSS = (
     + "".join(f".v-{k}{{background:{c}}}" for k, c in COLOURS.items())
     + ".claim{border-top:1px solid #ddd;margin-top:1.5em}"
     "img{max-width:100%;margin:4px 8px 4px 0}.statement{color:#444;font-style:italic}"
+    "h1{font-size:1.5em;margin:.3em 0}h2{margin:.6em 0 .3em}table.findings{table-layout:fixed}"
+    "table.findings td{line-height:1.25;padding:2px 6px}table.findings small{color:#555}"
+    ".missing{color:#555;font-size:13px}ul.meta{font-size:13px;color:#444}"
 )
 
 
@@ -184,36 +190,6 @@ def plot(f: dict, path: Path) -> Path:
     return path
 
 
-def scorecard(claims: list[dict], path: Path) -> Path:
-    """Every claim on one axis: the measured mean with its 95% interval (coloured by verdict),
-    the bar (|) and the paper's value with its ± (diamond), in the paper's order."""
-    shown = [c for c in claims if c.get("measured") is not None or c.get("verdict") in ("SKIP", "ERROR")]
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(9.0, 0.9 + 0.34 * len(shown)))
-        ax = fig.add_subplot()
-        for i, c in enumerate(shown):
-            y = len(shown) - 1 - i
-            colour = COLOURS.get(c.get("verdict"), "#444")
-            if c.get("measured") is not None:
-                lo, hi = c.get("interval") or (c["measured"], c["measured"])
-                ax.plot([lo, hi], [y, y], color=colour, lw=3, alpha=0.6)
-                ax.plot(c["measured"], y, "o", color=colour)
-            if c.get("bar") is not None:
-                ax.plot(c["bar"], y, "|", color="k", ms=14, mew=2)
-            found = paper_number(c.get("paper"))
-            if found is not None and c.get("measured") is not None:
-                ax.errorbar(found[0], y, xerr=found[1] or None, fmt="D", color="#777", ms=5, capsize=3)
-            ax.text(
-                1.02, y, c.get("verdict", ""), transform=ax.get_yaxis_transform(), va="center", color=colour, fontsize=9
-            )
-        ax.set_yticks(range(len(shown)), [c["id"] for c in reversed(shown)])
-        ax.set_ylim(-0.7, len(shown) - 0.3)
-        ax.set_xlabel("measured (o, 95% interval), bar (|), paper (diamond)")
-        ax.set_title("Scorecard")
-        fig.savefig(path)
-    return path
-
-
 def render_figures(claims: list[dict], fig_dir: Path, past=None) -> dict[str, list[tuple[str, Path]]]:
     """{claim id: [(title, png path), ...]}; a malformed figure becomes a warning, not a crash."""
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +256,9 @@ def table(claims: list[dict]) -> pd.DataFrame:
             "Measured": [fmt_measured(c) for c in claims],
             "Bar": [fmt_threshold(c) for c in claims],
             "Verdict": [c.get("verdict", "") for c in claims],
-            "Reason": [c.get("reason", "") or "" for c in claims],
+            "Reason": [
+                scorecard.skip_short(c) if c.get("verdict") == "SKIP" else c.get("reason", "") or "" for c in claims
+            ],
         },
         dtype=str,
     )
@@ -289,7 +267,8 @@ def table(claims: list[dict]) -> pd.DataFrame:
 def summary(claims: list[dict]) -> str:
     counts = Counter(c.get("verdict") for c in claims)
     keys = list(VERDICTS) + sorted(k for k in counts if k not in VERDICTS and k)
-    return f"{len(claims)} claims: " + ", ".join(f"{counts[k]} {k}" for k in keys)
+    found = len({c.get("title", c["id"]) for c in claims})
+    return f"{found} findings of the paper in {len(claims)} claims: " + ", ".join(f"{counts[k]} {k}" for k in keys)
 
 
 def header(meta: dict) -> list[tuple[str, str]]:
@@ -313,15 +292,24 @@ def header(meta: dict) -> list[tuple[str, str]]:
     r = meta.get("runs") or {}
     if r:
         how = "cold (trained here)" if r.get("trained") else "warm (every run read from the cache)"
+        made = r.get("read_made") or {}
+        if made and r.get("read"):
+            rates = made.get("rates") or []
+            how += (
+                f"; the runs read had trained {timedelta(seconds=round(made.get('train_s', 0)))}"
+                + (f" at {rates[0]:,}-{rates[1]:,} images/s a worker" if rates else "")
+                + (f" on {', '.join(made['machines'])}" if made.get("machines") else "")
+            )
         out.append(
             (
                 "runs",
-                f"{r.get('trained', 0)} trained in this session ({timedelta(seconds=round(r.get('train_s', 0)))}), "
+                f"{r.get('trained', 0)} trained by this run ({timedelta(seconds=round(r.get('train_s', 0)))}), "
                 f"{r.get('read', 0)} read from the run cache: {how}",
             )
         )
     if meta.get("data"):
-        out.append(("data (under the data root)", "; ".join(meta["data"])))
+        named = [d + (f" [{DIFFERS[d.split(' ')[0]]}]" if d.split(" ")[0] in DIFFERS else "") for d in meta["data"]]
+        out.append(("data (under the data root)", "; ".join(named)))
     if isinstance(meta.get("wall_s"), (int, float)):
         out.append(("wall time", str(timedelta(seconds=round(meta["wall_s"])))))
     out.append(("command", str(meta.get("command", "?"))))
@@ -377,6 +365,63 @@ def statement(c: dict) -> str:
 # ---------------------------------------------------------------- markdown
 
 
+def missing_lines(claims: list[dict]) -> list[str]:
+    """The SKIP rows in one line each per thing missing, in words."""
+    gone = scorecard.missing(claims)
+    if not gone:
+        return []
+    bits = [f"{what} ({', '.join(ids)})" for what, ids in gone.items()]
+    return [
+        f"Not measured, no local copy: {'; '.join(bits)}. Point FIRSTLAYER_DATA at a folder of copies "
+        "(README, Data); each row's message is under *Every claim*."
+    ]
+
+
+def reason_html(c: dict) -> str:
+    """A row's reason; a SKIP's exception text folded under its few words."""
+    e = html.escape
+    if c.get("verdict") != "SKIP":
+        return e(c.get("reason", "") or "")
+    return f"<details><summary>{e(scorecard.skip_short(c))}</summary>{e(c.get('reason', '') or '')}</details>"
+
+
+def measured_html(c: dict) -> str:
+    """Value [interval], the runs it rests on in small type."""
+    text = fmt_measured(c)
+    value, _, rest = text.partition(" (")
+    return html.escape(value) + (f" <small>({html.escape(rest)}</small>" if rest else "")
+
+
+def findings_html(claims: list[dict]) -> str:
+    """The first screen's table: one row per finding, its conditions under it."""
+    e = html.escape
+    rows = []
+    for f in scorecard.findings(claims):
+        for i, c in enumerate(f["rows"]):
+            v = e(c.get("verdict", ""))
+            head = ""
+            if i == 0:
+                span = len(f["rows"])
+                head = (
+                    f"<td rowspan='{span}' class='claim'><a href='#{slug(f['rows'][0]['id'])}'>{e(f['title'])}</a></td>"
+                    f"<td rowspan='{span}'>{e(f['part'])}</td>"
+                )
+            rows.append(
+                f"<tr>{head}<td>{e(c['variant'])}</td><td class='paper'>{e(str(c.get('paper', '')))}</td>"
+                f"<td>{measured_html(c)}</td><td class='v'><span class='v v-{v}'>{v}</span></td></tr>"
+            )
+    skipped = "".join(f"<p class='missing'>{e(line)}</p>" for line in missing_lines(claims))
+    return (
+        "<h2>Does the paper hold?</h2><table class='findings' id='findings'>"
+        + "".join(f"<col style='width:{w}%'>" for w in (29, 8, 12, 22, 19, 10))
+        + "<thead><tr><th>Finding</th><th>Part</th>"
+        "<th>Condition</th><th>Paper</th><th>Measured (95% interval)</th><th>Verdict</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+        + skipped
+    )
+
+
 def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", "<br>")
 
@@ -386,15 +431,22 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
     df = table(claims)
     df["Claim"] = df["Claim"] + " (`" + df.pop("id") + "`)"
     df["Verdict"] = "**" + df["Verdict"] + "**"
-    lines = [f"# {TITLE}", ""]
-    lines += [f"- **{k}**: {_md_cell(v)}" for k, v in header(results.get("meta") or {})]
-    lines += ["", f"**{summary(claims)}**", ""]
+    lines = [f"# {TITLE}", "", f"**{summary(claims)}**", ""]
+    lines += ["## Does the paper hold?", ""]
+    lines += ["| Finding | Part | Condition | Paper | Measured [95% interval] | Verdict |", "|---|---|---|---|---|---|"]
+    for f in scorecard.findings(claims):
+        for i, c in enumerate(f["rows"]):
+            first = [f["title"], f["part"]] if i == 0 else ["", ""]
+            cells = [*first, c["variant"], str(c.get("paper", "")), fmt_measured(c), f"**{c.get('verdict', '')}**"]
+            lines.append("| " + " | ".join(map(_md_cell, cells)) + " |")
+    lines += ["", *(f"{line}" for line in missing_lines(claims)), ""]
+    lines += [f"- **{k}**: {_md_cell(v)}" for k, v in header(results.get("meta") or {})] + [""]
     if results.get("findings"):
         lines += ["## Where the paper and these measurements disagree", ""]
         lines += [f"- {_md_cell(n)}" for n in results["findings"]] + [""]
     if card is not None:
-        lines += [f"![Scorecard]({card.relative_to(out_dir).as_posix()})", ""]
-    lines += ["## Scorecard", ""]
+        lines += [f"![Each claim against its bar]({card.relative_to(out_dir).as_posix()})", ""]
+    lines += ["## Every claim", ""]
     lines += ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in df.itertuples(index=False)]
     for part, group in parts(claims):
@@ -429,20 +481,21 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
             f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(dataset_cell(c))}</td>"
             f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{e(fmt_measured(c))}</td>"
             f"<td>{e(fmt_threshold(c))}</td><td class='v'><span class='v v-{v}'>{v}</span></td>"
-            f"<td class='reason'>{e(c.get('reason', '') or '')}</td></tr>"
+            f"<td class='reason'>{reason_html(c)}</td></tr>"
         )
     parts_html = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
-        f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1><ul>",
+        f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1>",
     ]
-    parts_html += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in header(results.get("meta") or {})]
-    parts_html += [f"</ul><p><b>{e(summary(claims))}</b></p>"]
+    parts_html += [f"<p><b>{e(summary(claims))}</b></p>", findings_html(claims)]
+    meta = header(results.get("meta") or {})
+    parts_html += ["<ul class='meta'>", *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta), "</ul>"]
     if results.get("findings"):
         parts_html += ["<h2>Where the paper and these measurements disagree</h2><ul>"]
         parts_html += [f"<li>{e(n)}</li>" for n in results["findings"]] + ["</ul>"]
-    parts_html += ["<h2>Scorecard</h2>"]
+    parts_html += ["<h2>Every claim</h2>"]
     if card is not None:
-        parts_html.append(_img("Scorecard", card))
+        parts_html.append(_img("Each claim against its bar", card))
     parts_html += [
         "<table class='claims'><thead><tr><th>Claim</th><th>Part</th><th>Dataset</th><th>Paper</th>"
         "<th>Measured (95% interval)</th><th>Bar</th><th>Verdict</th><th>Reason</th></tr></thead><tbody>",
@@ -483,7 +536,11 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     machines = {}
     if scale and past is not None:
         machines = {c["id"]: history.across_machines(past, c["id"]) for c in results["claims"]}
-    card = scorecard(ordered(results), out / "figures" / "scorecard.png") if results["claims"] else None
+    card = scorecard.figure(ordered(results), out / "figures" / "scorecard.png", COLOURS, STYLE)
+    drawn = {p for fl in figs.values() for _, p in fl} | {card}
+    for stale in (out / "figures").glob("*.png"):  # figures of an earlier build this one does not draw
+        if stale not in drawn:
+            stale.unlink()
     paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")
     paths["markdown"].write_text(to_markdown(results, figs, out, card, machines), encoding="utf-8")

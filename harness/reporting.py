@@ -18,6 +18,20 @@ from .plugin import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
 from .scales import families
 
 
+def _made(made: dict, keys) -> dict:
+    """How the runs read from the cache were trained: their training seconds, the range of their
+    rates (images/s a worker) and the machines, from each run's own record."""
+    segments = [sg for k in keys for sg in made.get(k, [])]
+    if not segments:
+        return {}
+    rates = [sg["images_per_s"] for sg in segments if sg.get("images_per_s")]
+    return {
+        "train_s": round(sum(sg.get("seconds") or 0 for sg in segments), 1),
+        "rates": [min(rates), max(rates)] if rates else [],
+        "machines": sorted({sg["machine"] for sg in segments if sg.get("machine")}),
+    }
+
+
 class ReportPlugin:
     """Collects every claim row (workers' rows arrive through xdist) and the runs each process
     trained or read, writes the report (and, for a full run, appends it to the history), and
@@ -40,10 +54,20 @@ class ReportPlugin:
     def _merge(self, summary: dict) -> None:
         self.runs["trained"] += summary.get("trained", [])
         self.runs["read"] |= set(summary.get("read", []))
+        self.runs.setdefault("made", {}).update(summary.get("made", {}))
 
     def _own(self) -> dict:
         cache = self.config.stash.get(RUNS, None)
-        return {"trained": cache.trained, "read": sorted(cache.loaded)} if cache else {}
+        if not cache:
+            return {}
+        made = {}  # how each run read from the cache was trained: its segments' seconds and rates
+        for key in cache.loaded:
+            try:
+                segments = json.loads((cache.root / "runs" / key / "metrics.json").read_text())["segments"]
+            except (OSError, ValueError, KeyError):
+                continue
+            made[key] = [{k: sg.get(k) for k in ("seconds", "images_per_s", "machine")} for sg in segments]
+        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made}
 
     def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller
         self._merge(json.loads(getattr(node, "workeroutput", {}).get("firstlayer_runs", "{}")))
@@ -112,12 +136,13 @@ class ReportPlugin:
             "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
             "machine": machine(),
             # the thread counts that trained the runs read (a -n 2 worker trains on one): CPU values
-            # depend on them (README); this process's where no claim read a run
+            # depend on them (docs/reproducibility.md); this process's where no claim read a run
             "threads": sorted({t for c in claims for t in c.get("threads") or []}) or [torch.get_num_threads()],
             "runs": {
                 "trained": len(trained),
                 "read": len(self.runs["read"] - trained),
                 "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
+                "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained),
             },
             "data": sorted({r.get("data_source") for r in claims if r.get("data_source")}),
             "order": families(),

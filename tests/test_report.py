@@ -97,18 +97,18 @@ def test_build_writes_everything(results, tmp_path):
     assert sorted(p.name for p in paths["figures"]) == pngs
 
     md = paths["markdown"].read_text()
-    rows = [line for line in md.splitlines() if line.startswith("| ")][1:]  # minus header
+    rows = [line for line in every(md).splitlines() if line.startswith("| ")][1:]  # minus header
     assert len(rows) == len(results["claims"])
     for c in results["claims"]:
         assert sum(f"(`{c['id']}`)" in r for r in rows) == 1
     assert "0.950 [0.930, 0.970] (n=3)" in md and "**DEVIATES**" in md
     assert "not measured (skipped)" in md  # every row says why it has no value
     assert "1 PASS, 1 FAIL, 1 DEVIATES, 0 INCONCLUSIVE, 1 SKIP, 0 ERROR" in md
-    assert "![curve](figures/seed-cifar10-curve.png)" in md and "![Scorecard](figures/scorecard.png)" in md
+    assert "![curve](figures/seed-cifar10-curve.png)" in md and "](figures/scorecard.png)" in md
     assert "1/lambda^2" in md and "a <b>\\| pipe" not in md  # details are list items, not cells
 
     page = paths["html"].read_text()
-    table = re.search(r"<table.*?</table>", page, re.S).group(0)
+    table = re.search(r"<table class='claims'.*?</table>", page, re.S).group(0)
     assert table.count("<tr") == len(results["claims"]) + 1
     for c in results["claims"]:
         assert table.count(f"<code>{html.escape(c['id'])}</code>") == 1
@@ -118,10 +118,50 @@ def test_build_writes_everything(results, tmp_path):
     assert "http://" not in page and "https://" not in page  # self-contained
 
 
+def every(md: str) -> str:
+    """The report's table of every claim (after the first screen's findings)."""
+    return md[md.index("## Every claim") :]
+
+
+def test_the_first_screen_is_one_row_per_finding_and_one_line_of_skips(results, tmp_path):
+    results["claims"][0].update(interval=[0.93, 0.97], bar=0.9, op=">=", part="Table 1", title="Seeds agree")
+    results["claims"][1].update(title="Seeds agree", bar=0.9, op=">=")
+    results["claims"][2].update(reason="Skipped: dataset 'imagenet' (train) not found (tried x); URLError: <urlopen>")
+    paths = report.build(results, tmp_path)
+    md = paths["markdown"].read_text()
+    first = md[md.index("## Does the paper hold?") : md.index("## Every claim")]
+    rows = [line for line in first.splitlines() if line.startswith("| ")][1:]
+    assert rows[0].startswith("| Seeds agree | Table 1 | cifar10 | 0.99 | 0.950 [0.930, 0.970]")
+    assert rows[1].startswith("|  |  | seed |")  # the same finding's second condition, under it
+    assert not any("eig" in r for r in rows)  # skipped: in the one line, not a row
+    assert "Not measured, no local copy: imagenet (eig[imagenet])" in first and "URLError" not in md
+    page = paths["html"].read_text()
+    assert page.index("id='findings'") < page.index("<ul class='meta'>")  # the findings come first
+    assert "<details><summary>no local copy of imagenet" in page  # the exception text one click away
+
+
+def test_every_claim_is_drawn_against_its_bar_right_meaning_it_holds():
+    from harness.scorecard import margin
+
+    assert margin({"measured": 0.95, "interval": [0.93, 0.97], "bar": 0.9, "op": ">="}) == pytest.approx(
+        (0.05, 0.03, 0.07)
+    )
+    assert margin({"measured": 0.2, "interval": [0.1, 0.3], "bar": 0.4, "op": "<="}) == pytest.approx((0.2, 0.1, 0.3))
+    assert margin({"measured": 0.27, "threshold": "C10 ratio <= 0.4 (every example)"}) == pytest.approx((0.13,) * 3)
+    assert margin({"measured": None, "bar": 0.9, "op": ">="}) is None
+
+
+def test_a_rebuild_leaves_no_stale_figure(results, tmp_path):
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "old-claim-fit.png").write_bytes(b"x")
+    report.build(results, tmp_path)
+    assert not (tmp_path / "figures" / "old-claim-fit.png").exists()
+
+
 def test_claims_follow_the_papers_order(results, tmp_path):
     results["meta"]["order"] = ["eig", "decorr", "seed"]
     md = report.build(results, tmp_path)["markdown"].read_text()
-    rows = [line for line in md.splitlines() if line.startswith("| ")][1:]
+    rows = [line for line in every(md).splitlines() if line.startswith("| ")][1:]
     assert [r.split("`")[1] for r in rows] == ["eig[imagenet]", "decorr", "seed[cifar10]", "seed"]
 
 
@@ -290,3 +330,20 @@ def test_cli_module_entry_point(tmp_path):
         text=True,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+def test_header_says_how_the_runs_read_were_trained():
+    """A warm report (every run read from the cache) still says how long its runs trained and at
+    what rate, from the runs' own records, so a rejudged report is not taken for a cold one."""
+    meta = {
+        "runs": {
+            "trained": 0,
+            "read": 2,
+            "train_s": 0,
+            "read_made": {"train_s": 3723.0, "rates": [480, 1020], "machines": ["AMD EPYC, 2 cores"]},
+        }
+    }
+    runs = dict(report.header(meta))["runs"]
+    assert runs.startswith("0 trained by this run (0:00:00), 2 read from the run cache: warm")
+    assert "had trained 1:02:03 at 480-1,020 images/s a worker on AMD EPYC, 2 cores" in runs
+    assert "had trained" not in dict(report.header({"runs": {"trained": 2, "read": 0, "train_s": 5}}))["runs"]

@@ -5,14 +5,16 @@ installs it."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from harness import report
+from harness import report, scorecard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)")
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this ma
 PROBE = """
 <script>
 (() => {
-  const out = {broken: [], overflow: [], images: [], paths: []};
+  const out = {broken: [], overflow: [], images: [], paths: [], reprs: []};
   for (const cell of document.querySelectorAll('td, th')) {
     if (cell.scrollWidth > cell.clientWidth + 1) out.overflow.push(cell.textContent.slice(0, 60));
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
@@ -34,29 +36,35 @@ PROBE = """
       }
     }
   }
+  const table = document.getElementById('findings');
+  if (table) { const r = table.getBoundingClientRect(); out.findings = {top: r.top, bottom: r.bottom}; }
+  for (const cell of document.querySelectorAll('td, th'))  // a Python repr or an exception, visible
+    if (/\\{'|\\['|[:=] (True|False|None)\\b|Traceback|Error:|<urlopen/.test(cell.innerText))
+      out.reprs.push(cell.innerText.slice(0, 80));
   for (const img of document.images) if (!(img.complete && img.naturalWidth > 0)) out.images.push(img.alt);
   const text = document.body.innerText;
   const found = text.match(/(^|[\\s(])\\/(home|root|work|tmp|Users|usr|var|opt|mnt)\\/\\S*/g);
   if (found) out.paths = found;
-  document.body.insertAdjacentHTML('beforeend', '<pre id="layout">' + JSON.stringify(out) + '</pre>');
+  const pre = document.createElement('pre'); pre.id = 'layout'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);  // as text: a word like '<data' must not become a tag
 })();
 </script>
 """
 
 
-def render(page: str, tmp_path) -> dict:
-    """Open ``page`` in headless Chromium at 1280 px and return what the probe found."""
+def render(page: str, tmp_path, size: str = "1280,2000") -> dict:
+    """Open ``page`` in headless Chromium (1280 px wide) and return what the probe found."""
     file = tmp_path / "probe.html"
     file.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=1280,2000", "--virtual-time-budget=5000", "--dump-dom", file.as_uri()],
+         f"--window-size={size}", "--virtual-time-budget=5000", "--dump-dom", file.as_uri()],
         capture_output=True, text=True, timeout=120, check=False,
     ).stdout  # fmt: skip
     found = re.findall(r'<pre id="layout">(\{.*?\})</pre>', dom, re.S)  # the probe's output, not its source
     assert found, "Chromium rendered nothing"
-    return json.loads(found[-1])
+    return json.loads(html.unescape(found[-1]))
 
 
 def results(**row) -> dict:
@@ -91,7 +99,25 @@ def results(**row) -> dict:
 def test_the_report_reads_well_in_a_browser(tmp_path):
     page = report.build(results(), tmp_path)["html"].read_text()
     found = render(page, tmp_path)
-    assert found == {"broken": [], "overflow": [], "images": [], "paths": []}
+    assert {k: v for k, v in found.items() if k != "findings"} == {
+        "broken": [], "overflow": [], "images": [], "paths": [], "reprs": []
+    }  # fmt: skip
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "cpu" / "results.json"
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="no committed reports/cpu/results.json")
+def test_the_first_screen_of_the_reference_report_holds_every_finding(tmp_path):
+    """reports/cpu re-rendered and opened at 1400x900: the findings table, with every finding
+    measured, ends within the first screen; no visible cell shows a repr or an exception."""
+    results = json.loads(REFERENCE.read_text())
+    page = report.build(results, tmp_path / "r")["html"].read_text()
+    found = render(page, tmp_path, "1400,900")
+    assert found["findings"]["bottom"] <= 900, found["findings"]
+    assert found["reprs"] == [] and found["images"] == [] and found["paths"] == []
+    for f in scorecard.findings(results["claims"]):
+        assert html.escape(f["title"]) in page.split("id='findings'")[1].split("</table>")[0]
 
 
 def test_the_probe_catches_broken_words_missing_images_and_machine_paths(tmp_path):
