@@ -377,7 +377,7 @@ class Datasets:
         if not file.exists():
             raise DatasetNotFound(
                 f"{file.name} not found in {file.parent}: the App. C stand-in first layers live in pretrained/ "
-                f"beside the data root (copy shared/pretrained there)"
+                f"beside the data root (a folder of first-layer arrays, <name>_conv1.npy)"
             )
         return torch.from_numpy(np.load(file))
 

@@ -82,7 +82,8 @@ class Estimate:
         """The units it rests on, in words: "3 true x 3 random runs", "10 banks"."""
         if self.exact:
             return ""
-        return " x ".join(f"{n} {name}".strip() for name, n in self.groups) + f" {self.noun}"
+        noun = self.noun.removesuffix("s") if [n for _, n in self.groups] == [1] else self.noun
+        return " x ".join(f"{n} {name}".strip() for name, n in self.groups) + f" {noun}"
 
     def text(self) -> str:
         v = f"{self.value:.3f}"

@@ -148,6 +148,27 @@ def test_the_celeba_copy_is_labelled_by_smiling():
     assert (int(train.labels.sum()), int(test.labels.sum())) == (4322, 500)  # the copy's README counts
 
 
+def test_a_pretrained_first_layer_is_read_beside_the_data_root_and_a_missing_one_is_one_line(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "pretrained").mkdir()
+    bank = np.random.default_rng(2).standard_normal((64, 3, 3, 3)).astype(np.float32)
+    np.save(tmp_path / "pretrained" / "vgg11_bn_imagenet_conv1.npy", bank)
+    found = S.Datasets(tmp_path / "data", download=False)
+    assert_array_equal(found.pretrained("vgg11_bn_imagenet").numpy(), bank)
+    with pytest.raises(S.DatasetNotFound) as err:
+        found.pretrained("alexnet")
+    assert "\n" not in str(err.value) and "alexnet_conv1.npy not found" in str(err.value)
+
+
+@pytest.mark.skipif(
+    not (S.default_root().parent / "pretrained" / "vgg11_bn_imagenet_conv1.npy").exists(), reason="no VGG11-BN layer"
+)
+def test_the_vgg11_bn_layer_is_float_64_filters_of_3x3_rgb():
+    bank = S.Datasets(S.default_root(), download=False).pretrained("vgg11_bn_imagenet")
+    assert tuple(bank.shape) == (64, 3, 3, 3) and bank.dtype == torch.float32
+    assert len(torch.unique(bank)) > 1000  # float, not 8-bit quantised like the MobileNet stand-ins
+
+
 def test_default_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FIRSTLAYER_DATA", str(tmp_path))
     assert S.default_root() == tmp_path
