@@ -21,6 +21,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("model", metafunc.config.stash[SCALE].frozen_models)
 
 
+DEPTH = {"vgg11": "the shallow case (Fig. 2: 'for deep networks')", "vgg13": "deep", "vgg16": "deep", "vgg19": "deep"}
+
+
 def frozen_runs(s, model):
     return {
         "learned": s.seeds(s.frozen_seeds, model=model),
@@ -72,6 +75,7 @@ def test_frozen(trained, model, record, conclude):
     record(
         dataset=learned[0].spec.dataset,
         details={
+            "depth": f"{model.upper()}, {DEPTH.get(model, 'not in Fig. 2')}",
             "compared steps": [int(s) for s in np.asarray(steps)[late]],
             "train acc learned (last step, each seed)": acc_l[:, -1].round(3).tolist(),
             "train acc frozen (last step, each seed)": acc_f[:, -1].round(3).tolist(),
