@@ -319,6 +319,20 @@ def label_patch(corr: np.ndarray, max_abs: float) -> Verdict:
     return judge(check("largest |corr(label, coefficient)|", exact(np.abs(corr).max()), "<=", max_abs))
 
 
+def formula_shift(peaks, n_components: int, whitening_corr: float, min_corr: float) -> Verdict:
+    """Fig. 4: along t, eq. 3's peak starts at the largest component (the first PCA component,
+    low spatial frequencies), never moves back toward it, and ends at the last, where the profile
+    is 1/lambda (whitening). Exact: a statement of the formula on one set of measured lambdas."""
+    peaks = np.asarray(peaks, int)
+    back = float(max(0, -int(np.diff(peaks).min()))) if len(peaks) > 1 else 0.0
+    return judge(
+        check("peak component at the largest t", exact(peaks[-1]), ">=", n_components - 1),
+        check("peak component at t = 1", exact(peaks[0]), "<=", 0),
+        check("largest move of the peak back toward component 0 along t", exact(back), "<=", 0),
+        check("corr(profile at the largest t, 1/lambda)", exact(whitening_corr), ">=", min_corr),
+    )
+
+
 def whitening_references(random_c10, rgb_c10: float, whitened_c10: float, max_gap: float, max_white: float) -> Verdict:
     """Fig. 6 references: random filters ~ RGB at 10 px (over the random banks); perfect
     whitening ~ 0 (a transform of the images alone, compared as it is)."""

@@ -245,6 +245,29 @@ def test_imagenet_check_rejects_random_filters():
     assert checks.imagenet(fits, bar("imagenet")).verdict == "FAIL"
 
 
+@pytest.mark.parametrize(
+    ("peaks", "failing"),
+    [
+        ([0, 0, 3, 2, 26], "largest move of the peak back"),  # the peak moves back along t
+        ([1, 3, 26], "peak component at t = 1"),  # not the first component at the start
+        ([0, 3, 20], "peak component at the largest t"),  # never reaches the last component
+    ],
+)
+def test_formula_shift_fails_where_the_peak_does_not_move_as_fig_4(peaks, failing):
+    v = checks.formula_shift(peaks, 27, 1.0, paper("formula_shift")["min_whitening_corr"])
+    assert v.verdict == "FAIL" and [c.what for c in v.conditions if c.verdict == "FAIL"] == [
+        next(c.what for c in v.conditions if c.what.startswith(failing))
+    ]
+    assert checks.formula_shift(np.sort(peaks), 27, 0.5, 0.99).verdict == "FAIL"  # the limit is not 1/lambda
+
+
+def test_formula_shift_holds_on_eq_3_itself():
+    from harness.theory import t_grid
+
+    peaks = formula_profile(PCA.lambdas, t_grid(PCA.lambdas, points=300)).argmax(axis=1)
+    assert checks.formula_shift(peaks, 27, 1.0, 0.99).verdict == "PASS"
+
+
 # ---------------------------------------------------------------- Fig. 2
 
 
