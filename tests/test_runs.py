@@ -122,16 +122,24 @@ def _prefiller(cache, data_root, seeds, steps):
     )
 
 
-def test_prefill_shares_the_runs_between_processes(data_root, tmp_path):
+def test_prefill_shares_the_runs_between_processes(data_root, tmp_path, one_thread):
     """Two processes prefilling one list train each run once, both taking some (xdist -n 2);
-    a run whose dataset is missing is left to its claim."""
-    procs = [_prefiller(tmp_path, data_root, 6, 200) for _ in range(2)]
+    a run whose dataset is missing is left to its claim. Every run equals, bit for bit, the
+    same run trained in this one process at the same thread count: which process trains a
+    run does not change its numbers, so -n 2 and one process judge the same runs."""
+    procs = [_prefiller(tmp_path / "n2", data_root, 6, 200) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     counts = sorted(int(o.split()[-1]) for o in outs)
     assert sum(counts) == 6 and counts[0] >= 1, counts
-    cache = run_cache(tmp_path, data_root)
-    assert all(cache.trajectory(toy(seed=s)) is not None for s in range(6))
+    shared, alone = run_cache(tmp_path / "n2", data_root), run_cache(tmp_path / "one", data_root)
+    for s in range(6):
+        run = shared.get(toy(steps=200, seed=s))
+        assert (
+            same(run, alone.get(toy(steps=200, seed=s)))
+            and run.evaluation == alone.get(toy(steps=200, seed=s)).evaluation
+        )
+    assert len(shared.trained) == 0 and len(alone.trained) == 6
 
 
 def test_continuing_equals_training_in_one_go(data_root, tmp_path):
