@@ -75,7 +75,7 @@ CSS = (
     "th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;"
     "overflow-wrap:normal;word-break:normal;hyphens:manual}"
     "th{background:#eee}code{font-size:12px;color:#555}"
-    "td.num,td.v{white-space:nowrap}td.claim{min-width:14em}td.reason{min-width:18em}"
+    "td.v,.val{white-space:nowrap}td.claim{min-width:14em}td.reason{min-width:18em}"
     ".v{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff;white-space:nowrap}"
     + "".join(f".v-{k}{{background:{c}}}" for k, c in COLOURS.items())
     + ".claim{border-top:1px solid #ddd;margin-top:1.5em}"
@@ -377,6 +377,13 @@ def missing_lines(claims: list[dict]) -> list[str]:
     ]
 
 
+def inline_html(text: str) -> str:
+    """A line written for both reports (markdown's `code` and *emphasis*) as HTML."""
+    out = html.escape(str(text))
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", out)
+
+
 def reason_html(c: dict) -> str:
     """A row's reason; a SKIP's exception text folded under its few words."""
     e = html.escape
@@ -389,7 +396,7 @@ def measured_html(c: dict) -> str:
     """Value [interval], the runs it rests on in small type."""
     text = fmt_measured(c)
     value, _, rest = text.partition(" (")
-    return html.escape(value) + (f" <small>({html.escape(rest)}</small>" if rest else "")
+    return f"<span class='val'>{html.escape(value)}</span>" + (f" <small>({html.escape(rest)}</small>" if rest else "")
 
 
 def findings_html(claims: list[dict]) -> str:
@@ -410,7 +417,7 @@ def findings_html(claims: list[dict]) -> str:
                 f"<tr>{head}<td>{e(c['variant'])}</td><td class='paper'>{e(str(c.get('paper', '')))}</td>"
                 f"<td>{measured_html(c)}</td><td class='v'><span class='v v-{v}'>{v}</span></td></tr>"
             )
-    skipped = "".join(f"<p class='missing'>{e(line)}</p>" for line in missing_lines(claims))
+    skipped = "".join(f"<p class='missing'>{inline_html(line)}</p>" for line in missing_lines(claims))
     return (
         "<h2>Does the paper hold?</h2><table class='findings' id='findings'>"
         + "".join(f"<col style='width:{w}%'>" for w in (29, 8, 12, 22, 19, 10))
@@ -479,7 +486,7 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
             f"<tr><td class='claim'><a href='#{slug(c['id'])}'>{e(c.get('title', ''))}</a>"
             f"<br><code>{e(c['id'])}</code></td>"
             f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(dataset_cell(c))}</td>"
-            f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{e(fmt_measured(c))}</td>"
+            f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{measured_html(c)}</td>"
             f"<td>{e(fmt_threshold(c))}</td><td class='v'><span class='v v-{v}'>{v}</span></td>"
             f"<td class='reason'>{reason_html(c)}</td></tr>"
         )
@@ -492,7 +499,7 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
     parts_html += ["<ul class='meta'>", *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta), "</ul>"]
     if results.get("findings"):
         parts_html += ["<h2>Where the paper and these measurements disagree</h2><ul>"]
-        parts_html += [f"<li>{e(n)}</li>" for n in results["findings"]] + ["</ul>"]
+        parts_html += [f"<li>{inline_html(n)}</li>" for n in results["findings"]] + ["</ul>"]
     parts_html += ["<h2>Every claim</h2>"]
     if card is not None:
         parts_html.append(_img("Each claim against its bar", card))
@@ -515,7 +522,7 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
             parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c, machines)]
             parts_html += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
     if results.get("notes"):
-        parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in results["notes"]] + ["</ul>"]
+        parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{inline_html(n)}</li>" for n in results["notes"]] + ["</ul>"]
     return "\n".join([*parts_html, "</main></body></html>"])
 
 

@@ -36,6 +36,7 @@ PROBE = """
       }
     }
   }
+  out.wide = document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;  // a sideways scroll
   const table = document.getElementById('findings');
   if (table) { const r = table.getBoundingClientRect(); out.findings = {top: r.top, bottom: r.bottom}; }
   for (const cell of document.querySelectorAll('td, th'))  // a Python repr or an exception, visible
@@ -100,7 +101,7 @@ def test_the_report_reads_well_in_a_browser(tmp_path):
     page = report.build(results(), tmp_path)["html"].read_text()
     found = render(page, tmp_path)
     assert {k: v for k, v in found.items() if k != "findings"} == {
-        "broken": [], "overflow": [], "images": [], "paths": [], "reprs": []
+        "broken": [], "overflow": [], "images": [], "paths": [], "reprs": [], "wide": False
     }  # fmt: skip
 
 
@@ -115,7 +116,7 @@ def test_the_first_screen_of_the_reference_report_holds_every_finding(tmp_path):
     page = report.build(results, tmp_path / "r")["html"].read_text()
     found = render(page, tmp_path, "1400,900")
     assert found["findings"]["bottom"] <= 900, found["findings"]
-    assert found["reprs"] == [] and found["images"] == [] and found["paths"] == []
+    assert found["reprs"] == [] and found["images"] == [] and found["paths"] == [] and not found["wide"]
     for f in scorecard.findings(results["claims"]):
         assert html.escape(f["title"]) in page.split("id='findings'")[1].split("</table>")[0]
 
