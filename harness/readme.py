@@ -1,0 +1,166 @@
+"""The README's result table, made from the committed reports, so that the README never states
+a value or a verdict that no report holds.
+
+One row per finding of the paper, in the paper's order (fixtures/paper.toml): the paper's
+value, then each measured condition's value with its 95% interval and verdict at the scale
+that judged it (the cpu scale first, then the weekly scales), then the converged reference's
+value. Below it, one line per report: its scale, date, CPU and how long its runs trained.
+
+``python -m harness.readme`` rewrites the table between its two markers in README.md;
+``python -m harness.readme --check`` exits 1 when they differ (tests/test_readme.py runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from . import scorecard
+from .report import num
+from .scales import families
+
+ROOT = Path(__file__).resolve().parent.parent
+JUDGED = ("cpu", "cpu-datasets", "cpu-depth", "cpu-appendix")  # reports/<scale>/, the cpu scale first
+REFERENCE = "converged"  # judged under earlier rules (reports/README.md): its values only
+START = "<!-- result-table: made by `python -m harness.readme` from reports/*/results.json -->"
+END = "<!-- /result-table -->"
+
+
+def load(reports: Path) -> dict[str, dict]:
+    """{scale: results} of each report that exists."""
+    out = {}
+    for name in (*JUDGED, REFERENCE):
+        path = reports / name / "results.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def measured(c: dict) -> str:
+    """'0.943 [0.930, 0.953]', or the value alone where there is no interval."""
+    text = num(c["measured"])
+    if c.get("interval"):
+        lo, hi = c["interval"]
+        text += f" [{num(lo)}, {num(hi)}]"
+    return text
+
+
+def rows(found: dict[str, dict]) -> list[dict]:
+    """Every claim row measured by a judged report, each from the first report (in ``JUDGED``
+    order) that measured it, with its scale; in the paper's order."""
+    first: dict[str, dict] = {}
+    skipped: dict[str, dict] = {}
+    for name in JUDGED:
+        for c in found.get(name, {}).get("claims", []):
+            if c.get("verdict") == "SKIP":
+                skipped.setdefault(c["id"], {**c, "scale": name})
+            elif c["id"] not in first:
+                first[c["id"]] = {**c, "scale": name}
+    order = {f: i for i, f in enumerate(families())}
+    every = [*first.values(), *(c for k, c in skipped.items() if k not in first)]
+    return sorted(every, key=lambda c: order.get(c.get("claim"), len(order)))
+
+
+def cell(f: dict) -> str:
+    """A finding's measured conditions: 'cifar10: 0.983 [0.968, 0.991] **INCONCLUSIVE**; ...'."""
+    lead = f["rows"][0].get("paper")
+    out = []
+    for c in f["rows"]:
+        text = (f"{c['variant']}: " if c["variant"] else "") + f"{measured(c)} **{c['verdict']}**"
+        extra = [c["scale"]] if c["scale"] != "cpu" else []
+        if c.get("paper") != lead:
+            extra.append(f"paper {c.get('paper')}")
+        out.append(text + (f" ({'; '.join(extra)})" if extra else ""))
+    return "<br>".join(out)
+
+
+def reference(f: dict, ref: dict) -> str:
+    """The converged report's values of the same claims."""
+    by_id = {c["id"]: c for c in ref.get("claims", []) if c.get("measured") is not None}
+    got = [(c["variant"], by_id[c["id"]]) for c in f["rows"] if c["id"] in by_id]
+    return "; ".join((f"{v}: " if v and len(got) > 1 else "") + num(c["measured"]) for v, c in got) or "—"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def made_by(name: str, results: dict) -> str:
+    """One line on how a report was made: date, CPU, runs and their rates, wall time."""
+    meta = results.get("meta", {})
+    runs = meta.get("runs") or {}
+    made = runs.get("read_made") or {}
+    rates = made.get("rates") or []
+    trained = runs.get("train_s", 0) + made.get("train_s", 0)
+    bits = [str(meta.get("date", "?"))[:10], meta.get("machine", "?")]
+    if trained:
+        bits.append(
+            f"{timedelta(seconds=round(trained))} of training"
+            + (f" at {rates[0]:,}-{rates[1]:,} images/s a worker" if rates else "")
+        )
+    if isinstance(meta.get("wall_s"), (int, float)):
+        how = (
+            "cold"
+            if not runs.get("read")
+            else f"{runs.get('trained', 0)} runs trained, {runs['read']} read from the cache,"
+        )
+        bits.append(f"{how} in {timedelta(seconds=round(meta['wall_s']))} (`{meta.get('command', 'pytest claims/')}`)")
+    return f"- [{name}](reports/{name}/report.md): " + ", ".join(bits)
+
+
+def table(found: dict[str, dict]) -> str:
+    """The block between the markers."""
+    claims = rows(found)
+    ref = found.get(REFERENCE, {})
+    lines = [
+        START,
+        f"| finding | part | paper | measured: value [95% interval] verdict (scale, if not cpu) | {REFERENCE} |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f in scorecard.findings(claims):
+        lead = f["rows"][0].get("paper", "")
+        lines.append(
+            f"| {_md(f['title'])} | {_md(f['part'])} | {_md(lead)} | {_md(cell(f))} | {_md(reference(f, ref))} |"
+        )
+    gone = scorecard.missing([c for c in claims if c.get("verdict") == "SKIP"])
+    if gone:
+        lines += [
+            "",
+            "Not measured, no local copy: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in gone.items()) + ".",
+        ]
+    lines += ["", *(made_by(name, found[name]) for name in (*JUDGED, REFERENCE) if name in found), END]
+    return "\n".join(lines)
+
+
+def rewrite(readme: Path, block: str) -> str:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme.name}: no result-table markers ({START} ... {END})")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return head + block + tail
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.readme", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if README.md's table differs from the reports'")
+    args = ap.parse_args(argv)
+    readme = ROOT / "README.md"
+    new = rewrite(readme, table(load(ROOT / "reports")))
+    if args.check:
+        if new != readme.read_text():
+            print(
+                "README.md's result table differs from reports/*/results.json: run python -m harness.readme",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
