@@ -41,6 +41,7 @@ RUNS = pytest.StashKey["RunCache"]()
 VERDICT = pytest.StashKey["object"]()
 JUDGED = pytest.StashKey[dict]()
 THREADS = pytest.StashKey[int]()
+PLAN = pytest.StashKey[int]()  # --plan: the workers (-n) the plan shares the runs between
 
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.register_profile(
@@ -71,6 +72,12 @@ def pytest_addoption(parser):
         "also FIRSTLAYER_NO_DOWNLOAD=1",
     )
     g.addoption("--download", action="store_true", help="(the default; kept for old commands)")
+    g.addoption(
+        "--plan",
+        action="store_true",
+        help="train nothing: print every run the selected claims need, what the run cache holds of it and its "
+        "training time on this device (timed here), in total and with -n N; written to plan.json in the report dir",
+    )
     g.addoption(
         "--threads",
         type=int,
@@ -116,6 +123,9 @@ def pytest_configure(config):
         config.getoption("run_cache") or os.environ.get("FIRSTLAYER_CACHE") or ROOT / ".firstlayer-cache"
     )
     config.stash[THREADS] = threads(config)
+    if config.getoption("plan"):  # one process plans for -n N: no workers are started
+        config.stash[PLAN] = int(getattr(config.option, "numprocesses", None) or 1)
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
     if not gpu:  # a CPU sum's order depends on the thread count: one count, whatever -n (docs/reproducibility.md)
         import torch
 
@@ -174,6 +184,25 @@ def pytest_collection_modifyitems(config, items):
         if not s.judged:
             reason = f"scale {s.name} is not judged: it runs the code paths, its verdicts mean nothing"
             item.add_marker(pytest.mark.xfail(raises=AssertionError, strict=False, reason=reason), append=False)
+
+
+def pytest_collection_finish(session):
+    """--plan: print and write the plan of the selected claims' runs, then stop (harness.plan)."""
+    config = session.config
+    if PLAN not in config.stash:
+        return
+    from . import plan
+    from .reporting import ReportPlugin
+    from .runs import RunCache
+    from .sources import Datasets
+
+    runs = RunCache(config.stash[RUN_CACHE], Datasets(config.stash[DATA_ROOT]), config.stash[DEVICE], progress=False)
+    found = plan.plan(session.items, config.stash[SCALE], runs, config.stash[DEVICE], config.stash[PLAN])
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in plan.lines(found):
+        reporter.write_line(line)
+    out = plan.write(found, ReportPlugin(config).report_dir())
+    pytest.exit(f"plan written to {out}; nothing was trained", returncode=0)
 
 
 def pytest_generate_tests(metafunc):
