@@ -26,8 +26,13 @@ def device(pytestconfig) -> str:
         return "cpu"
     import torch
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pin xdist worker i to GPU i
-    return f"cuda:{int(worker[2:]) % torch.cuda.device_count()}"
+    return gpu_of(os.environ.get("PYTEST_XDIST_WORKER"), torch.cuda.device_count())
+
+
+def gpu_of(worker: str | None, count: int) -> str:
+    """xdist worker gw<i> trains on GPU i, modulo the GPUs there are; one process on GPU 0."""
+    i = int(worker[2:]) if worker and worker.startswith("gw") else 0
+    return f"cuda:{i % max(1, count)}"
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +58,11 @@ def datasets(pytestconfig, progress) -> Datasets:
 @pytest.fixture(scope="session")
 def runs(pytestconfig, datasets, device, progress) -> RunCache:
     """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
-    cache = RunCache(pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress)
+    from .plugin import launcher
+
+    cache = RunCache(
+        pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress, launcher=launcher(pytestconfig, progress)
+    )
     pytestconfig.stash[RUNS] = cache  # for the report: the runs this process trained and read
     return cache
 

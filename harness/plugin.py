@@ -73,6 +73,29 @@ def pytest_addoption(parser):
     )
     g.addoption("--download", action="store_true", help="(the default; kept for old commands)")
     g.addoption(
+        "--launcher",
+        choices=("local", "submitit"),
+        default="local",
+        help="who trains the missing runs: this process (default) or cluster jobs through submitit, one a run, "
+        "on a run cache every node mounts (--cluster, --slurm-*)",
+    )
+    g.addoption(
+        "--cluster",
+        choices=("auto", "slurm", "local"),
+        default="auto",
+        help="submitit's executor (auto: SLURM where there is one)",
+    )
+    g.addoption("--slurm-partition", default=None, help="SLURM partition of the jobs")
+    g.addoption("--slurm-account", default=None, help="SLURM account of the jobs")
+    g.addoption(
+        "--slurm-time",
+        type=int,
+        default=240,
+        help="a job's time limit in minutes (a job past it is requeued and continues)",
+    )
+    g.addoption("--gpus-per-job", type=int, default=None, help="GPUs a job asks for (default: 1 with --gpu, else 0)")
+    g.addoption("--jobs-folder", default=None, help="submitit's logs and pickles (default: <run cache>/jobs)")
+    g.addoption(
         "--plan",
         action="store_true",
         help="train nothing: print every run the selected claims need, what the run cache holds of it and its "
@@ -133,6 +156,26 @@ def pytest_configure(config):
     from .reporting import ReportPlugin
 
     config.pluginmanager.register(ReportPlugin(config), "firstlayer-report")
+
+
+def launcher(config, say):
+    """The launcher of ``--launcher submitit`` (harness.launch), else None: runs train here."""
+    if config.getoption("launcher") != "submitit":
+        return None
+    from .launch import Submitit
+
+    gpus = config.getoption("gpus_per_job")
+    return Submitit(
+        Path(config.getoption("jobs_folder") or config.stash[RUN_CACHE] / "jobs"),
+        cluster=config.getoption("cluster"),
+        threads=config.stash[THREADS],
+        say=say,
+        gpus_per_node=(1 if config.stash[DEVICE] == "cuda" else 0) if gpus is None else gpus,
+        timeout_min=config.getoption("slurm_time"),
+        slurm_partition=config.getoption("slurm_partition"),
+        slurm_account=config.getoption("slurm_account"),
+        name="firstlayer",
+    )
 
 
 def threads(config) -> int:

@@ -176,10 +176,12 @@ class RunCache:
     data of ``datasets`` (a ``harness.sources.Datasets``). A trajectory is published every
     ``checkpoint_every`` steps, so a killed run continues from its last checkpoint."""
 
-    def __init__(self, root, datasets, device: str = "cpu", progress=None, checkpoint_every: int = 500):
+    def __init__(self, root, datasets, device: str = "cpu", progress=None, checkpoint_every: int = 500, launcher=None):
         self.root = Path(root)
         self.datasets, self.device, self.checkpoint_every = datasets, device, checkpoint_every
         self.progress = progress if progress is not None else _stderr_progress
+        self.launcher = launcher  # trains prefill's missing runs as jobs (harness.launch); None: here
+        self.failed: dict = {}  # key -> the error of its job, raised where the run is read
         self._memo: dict = {}
         self.trained: list = []  # {key, label, from, to, seconds} of every stretch this process trained
         self.loaded: set = set()  # keys read from disk without training
@@ -233,6 +235,8 @@ class RunCache:
         another process holds its lock (is training it) instead of waiting for it."""
         if spec in self._memo:
             return self._memo[spec]
+        if spec.key in self.failed:  # its job failed: the claims that read it meet the job's error
+            raise self.failed[spec.key]
         found = self.trajectory(spec)
         run = self._view(spec, found)
         if run is None or any(self._view(replace(spec, steps=s), found) is None for s in stops):
@@ -257,6 +261,8 @@ class RunCache:
         for spec in specs:
             stops.setdefault(spec.key, []).append(spec)
         longest = [max(group, key=lambda r: r.steps) for group in stops.values()]
+        if self.launcher is not None:
+            self._launch([(spec, [r.steps for r in stops[spec.key]]) for spec in longest])
         waiting = []
         for spec in longest:
             asked = [r.steps for r in stops[spec.key]]
@@ -270,6 +276,33 @@ class RunCache:
                 self.get(spec, stops=asked)
             except skip:
                 continue
+
+    def _launch(self, asked: list) -> None:
+        """Train the runs of ``asked`` [(spec, steps)] that the cache lacks as jobs of the
+        launcher, holding each run's lock meanwhile (another process holding it trains it)."""
+        todo, locks = [], []
+        for spec, steps in asked:
+            found = self.trajectory(spec)
+            if spec.key in self.failed or all(self._view(replace(spec, steps=n), found) for n in steps):
+                continue
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.path(spec)) + ".lock", timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                continue
+            todo.append((spec, steps))
+            locks.append(lock)
+        try:
+            done = self.launcher.train(self, todo) if todo else {}
+        finally:
+            for lock in locks:
+                lock.release()
+        for key, result in done.items():
+            if "error" in result:
+                self.failed[key] = result["error"]
+            else:
+                self.trained += result.get("trained", [])
 
     def converge(self, specs, stops, ready, skip=()) -> int:
         """The stop rule: the first step n of ``stops`` (ascending) at which ``ready(runs)``

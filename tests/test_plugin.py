@@ -383,3 +383,11 @@ def test_two(trained, record):
     run(src=CLAIM).assert_outcomes(passed=1)
     (own,) = json.loads((tmp_path / "r" / "results.json").read_text())["meta"]["threads"]
     assert own >= 1
+
+
+def test_xdist_worker_i_trains_on_gpu_i():
+    """-n <gpus> --gpu: worker gw<i> on GPU i, wrapping past the GPUs there are (a fake count)."""
+    from harness.fixtures import gpu_of
+
+    assert [gpu_of(f"gw{i}", 4) for i in range(6)] == ["cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"]
+    assert gpu_of(None, 2) == "cuda:0" and gpu_of("gw1", 1) == "cuda:0"
