@@ -45,8 +45,8 @@ def _pytest(*args: str, timeout: int) -> tuple[int, str, float]:
 
 def smoke(work: Path) -> dict:
     rc, tail, wall = _pytest(
-        "--scale", "smoke", "--gpu", "--run-cache", str(work / "smoke-cache"), "--report-dir", str(work / "smoke"),
-        timeout=300,
+        "--scale", "smoke", "--gpu", "--no-download", "--run-cache", str(work / "smoke-cache"),
+        "--report-dir", str(work / "smoke"), timeout=420,
     )  # fmt: skip
     out = {"rc": rc, "wall_s": round(wall, 1)}
     found = work / "smoke" / "results.json"
@@ -116,8 +116,8 @@ def paper_plan(work: Path) -> dict:
     if rc != 0 or not found.is_file():
         return {"rc": rc, "tail": tail}
     p = json.loads(found.read_text())
-    keep = ("runs", "total_s", "total_to_cap_s", "wall_s", "wall_to_cap_s")
-    return {**{k: p[k] for k in keep if k != "runs"}, "n_runs": len(p["runs"]), "planned_in_s": round(wall, 1)}
+    keep = ("total_s", "total_to_cap_s", "wall_s", "wall_to_cap_s", "no_local_data_s")
+    return {**{k: p[k] for k in keep}, "n_runs": len(p["runs"]), "planned_in_s": round(wall, 1)}
 
 
 def main(argv=None) -> int:

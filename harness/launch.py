@@ -5,9 +5,11 @@ session waits and then judges as it does with local training.
 Each job trains one trajectory to the last step the session asks of it through the same
 ``RunCache._train`` a local session uses, on a run cache the jobs share (a filesystem every
 node mounts). The session holds each run's file lock while its job runs, so the scheduler is
-the only writer of a run and no lock is taken on the shared filesystem by the jobs. A job that
-the scheduler preempts or times out is requeued by submitit (``checkpoint``) and continues from
-its run's last published checkpoint, as a killed local run does. A job's error is returned to
+the only writer of a run and no lock is taken on the shared filesystem by the jobs (a job decodes
+its data from the data root itself, the session having checked it is there). A job that the
+scheduler preempts or times out is requeued by submitit (``checkpoint``; up to submitit's
+``max_num_timeout`` times for time-outs) and continues from its run's last published checkpoint,
+as a killed local run does. An interrupted session cancels its jobs. A job's error is returned to
 the session and raised where the claim reads the run, as a local training error is: a missing
 dataset still skips the claim, anything else is that claim's ERROR.
 """
@@ -29,7 +31,7 @@ def train_job(root: str, data_root: str, device: str, spec: dict, stops: list[in
 
     torch.set_num_threads(threads)
     device = "cuda" if device.startswith("cuda") else device  # the job's own GPU
-    cache = RunCache(root, Datasets(data_root, root), device, checkpoint_every=every)
+    cache = RunCache(root, Datasets(data_root), device, checkpoint_every=every)  # decoded here: no shared lock
     run = RunSpec.from_json(spec)
     try:
         cache._train(run, set(stops))
@@ -69,7 +71,16 @@ class Submitit:
     def train(self, cache: RunCache, work: list[tuple[RunSpec, list[int]]]) -> dict[str, dict]:
         """Submit one job for each (spec, stops), wait for all, and return {key: the job's result,
         or {'error': exception}}."""
-        jobs = []
+        jobs: list = []
+        try:
+            return self._wait(cache, work, jobs)
+        except BaseException:  # a failed submission or an interrupt: no job is left writing a run
+            for _, job in jobs:
+                if not job.done():
+                    job.cancel(check=False)
+            raise
+
+    def _wait(self, cache: RunCache, work, jobs: list) -> dict[str, dict]:
         for spec, stops in work:
             args = (str(cache.root), str(cache.datasets.root), cache.device, spec.to_json(), sorted(stops))
             job = self.executor.submit(TrainJob(), *args, self.threads, cache.checkpoint_every)

@@ -36,24 +36,42 @@ def planned(items, s: Scale) -> list[dict]:
     for item in items:
         for spec in _specs(declared_runs(item, s)):
             cap = s.stops(spec.steps)[-1] if converging(item) else spec.steps
-            e = out.setdefault(spec.key, {"spec": spec, "cap": cap, "claims": []})
+            e = out.setdefault(spec.key, {"spec": spec, "cap": cap, "claims": [], "asked": set()})
             if spec.steps > e["spec"].steps:
                 e["spec"] = spec
             e["cap"] = max(e["cap"], cap, e["spec"].steps)
+            e["asked"].add(spec.steps)
             e["claims"].append(item.nodeid.split("::")[-1])
     return list(out.values())
 
 
-def cached_step(runs: RunCache, spec: RunSpec) -> int:
-    """The step to which the cache holds ``spec``'s trajectory (0: not at all)."""
+def cached_step(runs: RunCache, spec: RunSpec, asked=()) -> int:
+    """The step from which the session trains ``spec``'s trajectory: how far the cache holds
+    it, or 0 where it does not, or where a step asked of it lies behind its end unevaluated
+    (``RunCache._train`` then trains it again from step 0)."""
     found = runs.trajectory(spec)
-    return found[0].step if found else 0
+    if not found:
+        return 0
+    traj = found[0]
+    return 0 if any(n <= traj.step and n not in traj.evals for n in asked) else traj.step
+
+
+def has_data(runs: RunCache, spec: RunSpec) -> bool:
+    """A copy of the run's dataset is under the data root (without it the session downloads
+    it where it can, else skips the claims that read the run)."""
+    from .sources import copies
+
+    return any((runs.datasets.root / c.folder).exists() for c in copies(spec.dataset))
 
 
 def rate(spec: RunSpec, device: str, size: int = 32, classes: int = 10) -> float:
     """Training images a second of ``spec``'s model at its batch on ``device``, one process."""
-    from .train import build_model
+    from .train import build_model, keep_freed_memory
 
+    if device.startswith("cuda"):  # as harness.train.train: IEEE float32 convolutions, not TF32
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    else:
+        keep_freed_memory()
     torch.manual_seed(0)
     fmt = torch.channels_last
     model = build_model(spec, classes).to(device, memory_format=fmt)
@@ -62,13 +80,13 @@ def rate(spec: RunSpec, device: str, size: int = 32, classes: int = 10) -> float
     y = torch.randint(0, classes, (spec.batch,), device=device)
     for i in range(WARMUP_STEPS + TIMED_STEPS):
         if i == WARMUP_STEPS:
-            if device == "cuda":
+            if device.startswith("cuda"):
                 torch.cuda.synchronize()
             start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
-    if device == "cuda":
+    if device.startswith("cuda"):
         torch.cuda.synchronize()
     return TIMED_STEPS * spec.batch / (time.perf_counter() - start)
 
@@ -93,7 +111,7 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int) -> dict:
     rows = []
     for e in sorted(entries, key=lambda e: -e["cap"]):
         spec = e["spec"]
-        at = cached_step(runs, spec)
+        at = cached_step(runs, spec, e["asked"])
         key = model_of(spec)
         if key not in rates and max(spec.steps, e["cap"]) > at:
             rates[key] = rate(spec, device)
@@ -108,14 +126,21 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int) -> dict:
                 "images": spec.images,
                 "batch": spec.batch,
                 "cached_to": at,
-                "status": "cached" if at >= e["cap"] else ("partly cached" if at else "not cached"),
+                "status": (
+                    "no local data"
+                    if not has_data(runs, spec)
+                    else "cached"
+                    if at >= e["cap"]
+                    else ("partly cached" if at else "not cached")
+                ),
                 "images_per_s": round(rates[key]) if key in rates else None,
                 "seconds": round(per[0], 1),
                 "seconds_to_cap": round(per[1], 1),
                 "claims": sorted(set(e["claims"])),
             }
         )
-    low, high = [r["seconds"] for r in rows], [r["seconds_to_cap"] for r in rows]
+    here = [r for r in rows if r["status"] != "no local data"]  # the others download or skip
+    low, high = [r["seconds"] for r in here], [r["seconds_to_cap"] for r in here]
     return {
         "scale": s.name,
         "device": device,
@@ -125,7 +150,9 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int) -> dict:
         "total_to_cap_s": round(sum(high), 1),
         "wall_s": round(makespan(low, workers), 1),
         "wall_to_cap_s": round(makespan(high, workers), 1),
-        "note": "training steps only, at rates timed here; evaluation at each stop and data decoding are not counted",
+        "no_local_data_s": round(sum(r["seconds_to_cap"] for r in rows if r not in here), 1),
+        "note": "training steps only, at rates timed here; evaluation at each stop and data decoding are not "
+        "counted, nor runs whose data is not under the data root",
     }
 
 
@@ -148,6 +175,8 @@ def lines(p: dict) -> list[str]:
     span = lambda a, b: hms(a) + (f" - {hms(b)}" if b != a else "")  # noqa: E731
     out.append(f"total: {span(p['total_s'], p['total_to_cap_s'])} of training in one process")
     out.append(f"with -n {p['workers']}: {span(p['wall_s'], p['wall_to_cap_s'])} (the longest runs first)")
+    if p["no_local_data_s"]:
+        out.append(f"not counted: {hms(p['no_local_data_s'])} of runs whose data is not under the data root")
     out.append(f"({p['note']})")
     return out
 

@@ -146,6 +146,15 @@ def pytest_configure(config):
         config.getoption("run_cache") or os.environ.get("FIRSTLAYER_CACHE") or ROOT / ".firstlayer-cache"
     )
     config.stash[THREADS] = threads(config)
+    if config.getoption("launcher") == "submitit":
+        if getattr(config.option, "numprocesses", None) and not config.getoption("plan"):
+            raise pytest.UsageError("--launcher submitit: drop -n (the jobs are the workers)")
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise pytest.UsageError(
+                "--launcher submitit: submitit is not installed (pip install -e '.[cluster]')"
+            ) from None
     if config.getoption("plan"):  # one process plans for -n N: no workers are started
         config.stash[PLAN] = int(getattr(config.option, "numprocesses", None) or 1)
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
@@ -235,16 +244,16 @@ def pytest_collection_finish(session):
     if PLAN not in config.stash:
         return
     from . import plan
-    from .reporting import ReportPlugin
     from .runs import RunCache
     from .sources import Datasets
 
-    runs = RunCache(config.stash[RUN_CACHE], Datasets(config.stash[DATA_ROOT]), config.stash[DEVICE], progress=False)
+    data = Datasets(config.stash[DATA_ROOT], config.stash[RUN_CACHE], download=False)
+    runs = RunCache(config.stash[RUN_CACHE], data, config.stash[DEVICE], progress=False)
     found = plan.plan(session.items, config.stash[SCALE], runs, config.stash[DEVICE], config.stash[PLAN])
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for line in plan.lines(found):
         reporter.write_line(line)
-    out = plan.write(found, ReportPlugin(config).report_dir())
+    out = plan.write(found, config.pluginmanager.get_plugin("firstlayer-report").report_dir())
     pytest.exit(f"plan written to {out}; nothing was trained", returncode=0)
 
 

@@ -59,8 +59,13 @@ def rows(found: dict[str, dict]) -> list[dict]:
                 skipped.setdefault(c["id"], {**c, "scale": name})
             elif c["id"] not in first:
                 first[c["id"]] = {**c, "scale": name}
+    only_reference = [  # judged at no cpu scale: the row says so, the reference column has its value
+        {**c, "scale": REFERENCE}
+        for c in found.get(REFERENCE, {}).get("claims", [])
+        if c.get("measured") is not None and c["id"] not in first and c["id"] not in skipped
+    ]
     order = {f: i for i, f in enumerate(families())}
-    every = [*first.values(), *(c for k, c in skipped.items() if k not in first)]
+    every = [*first.values(), *(c for k, c in skipped.items() if k not in first), *only_reference]
     return sorted(every, key=lambda c: order.get(c.get("claim"), len(order)))
 
 
@@ -69,6 +74,9 @@ def cell(f: dict) -> str:
     lead = f["rows"][0].get("paper")
     out = []
     for c in f["rows"]:
+        if c["scale"] == REFERENCE:
+            out.append((f"{c['variant']}: " if c["variant"] else "") + f"not judged at a cpu scale ({REFERENCE} only)")
+            continue
         text = (f"{c['variant']}: " if c["variant"] else "") + f"{measured(c)} **{c['verdict']}**"
         extra = [c["scale"]] if c["scale"] != "cpu" else []
         if c.get("paper") != lead:

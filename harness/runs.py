@@ -265,6 +265,8 @@ class RunCache:
             self._launch([(spec, [r.steps for r in stops[spec.key]]) for spec in longest])
         waiting = []
         for spec in longest:
+            if spec.key in self.failed:  # its job failed: left to the claims that read it (``get`` raises)
+                continue
             asked = [r.steps for r in stops[spec.key]]
             try:
                 if self.get(spec, wait=False, stops=asked) is None:
@@ -279,28 +281,46 @@ class RunCache:
 
     def _launch(self, asked: list) -> None:
         """Train the runs of ``asked`` [(spec, steps)] that the cache lacks as jobs of the
-        launcher, holding each run's lock meanwhile (another process holding it trains it)."""
+        launcher, holding each run's lock meanwhile (another process holding it trains it).
+        Their data is decoded here first (a missing dataset fails the run here, as locally),
+        so a job reads it from the data root and needs no network. A job's error, or a job
+        that leaves its run short, is kept in ``failed`` and raised where the run is read."""
         todo, locks = [], []
-        for spec, steps in asked:
+
+        def held(spec, steps) -> bool:
             found = self.trajectory(spec)
-            if spec.key in self.failed or all(self._view(replace(spec, steps=n), found) for n in steps):
-                continue
-            (self.root / "runs").mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.path(spec)) + ".lock", timeout=0)
-            try:
-                lock.acquire()
-            except Timeout:
-                continue
-            todo.append((spec, steps))
-            locks.append(lock)
+            return all(self._view(replace(spec, steps=n), found) is not None for n in steps)
+
         try:
+            for spec, steps in asked:
+                if spec.key in self.failed or held(spec, steps):
+                    continue
+                try:
+                    for split in ("train", "test"):
+                        self.datasets.split(spec.dataset, split)
+                except Exception as exc:  # absent data: the claims that read the run meet it
+                    self.failed[spec.key] = exc
+                    continue
+                (self.root / "runs").mkdir(parents=True, exist_ok=True)
+                lock = FileLock(str(self.path(spec)) + ".lock", timeout=0)
+                try:
+                    lock.acquire()
+                except Timeout:  # another process trains it
+                    continue
+                locks.append(lock)
+                todo.append((spec, steps))
             done = self.launcher.train(self, todo) if todo else {}
         finally:
             for lock in locks:
                 lock.release()
-        for key, result in done.items():
+        for spec, steps in todo:
+            result = done.get(spec.key, {})
             if "error" in result:
-                self.failed[key] = result["error"]
+                self.failed[spec.key] = result["error"]
+            elif not held(spec, steps):
+                self.failed[spec.key] = RuntimeError(
+                    f"{spec.label()}: its job ended, but the run cache does not hold it at steps {sorted(steps)}"
+                )
             else:
                 self.trained += result.get("trained", [])
 

@@ -301,3 +301,37 @@ def test_a_killed_retrain_keeps_the_cached_trajectory(data_root, tmp_path, monke
     assert [(t["from"], t["to"]) for t in fresh.trained] == [(0, 100)]  # both stops in one pass
     assert short.evaluation and longer.evaluation
     assert sorted(p.suffix for p in (tmp_path / "runs").iterdir() if p.is_dir()) == [""]  # no .retrain, .old
+
+
+class FakeLauncher:
+    """A launcher (harness.launch's interface) that trains in this process, and fails the job of
+    seed ``fail`` with an error of its own (a node that died)."""
+
+    def __init__(self, fail: int):
+        self.fail, self.asked = fail, []
+
+    def train(self, cache, work):
+        out = {}
+        for spec, stops in work:
+            self.asked.append(spec.seed)
+            if spec.seed == self.fail:
+                out[spec.key] = {"error": RuntimeError(f"job of seed {spec.seed}: node died")}
+            else:
+                cache._train(spec, set(stops))
+                out[spec.key] = {"trained": []}
+        return out
+
+
+def test_a_failed_job_errors_only_where_its_run_is_read(data_root, tmp_path, monkeypatch):
+    """Prefill through a launcher goes on past a failed job; the claims that read the other runs
+    get them, the ones that read the failed run meet its error, and it is not submitted again."""
+    launcher = FakeLauncher(fail=1)
+    cache = RunCache(tmp_path, Datasets(data_root, tmp_path), progress=False, launcher=launcher)
+    specs = [toy(seed=s) for s in range(3)]
+    cache.prefill(specs)
+    _forbid_training(monkeypatch)
+    assert cache.get(specs[0]).spec == specs[0] and cache.get(specs[2]).spec == specs[2]
+    with pytest.raises(RuntimeError, match="seed 1: node died"):
+        cache.get(specs[1])
+    cache.prefill(specs)
+    assert launcher.asked == [0, 1, 2]
