@@ -112,16 +112,23 @@ def fingerprint() -> str:
 
 
 def machine() -> str:
-    """The machine a run was trained on, in words (processor, cores)."""
-    cpu = platform.processor() or platform.machine()
+    """The machine a run was trained on, in words: the processor with its family and model
+    (two generations of one brand name sum in other orders: docs/reproducibility.md) and
+    whether it has AVX-512, and the cores."""
+    cpu, kind = platform.processor() or platform.machine(), ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        info = dict(
+            (k.strip(), v.strip())
+            for k, _, v in (line.partition(":") for line in Path("/proc/cpuinfo").read_text().splitlines())
+            if k.strip() in ("model name", "cpu family", "model", "flags")
+        )
+        cpu = info.get("model name", cpu)
+        if "cpu family" in info:
+            avx = ", AVX-512" if "avx512f" in info.get("flags", "").split() else ""
+            kind = f" (family {info['cpu family']}, model {info.get('model', '?')}{avx})"
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu}{kind}, {os.cpu_count()} cores"
 
 
 def provenance(device: str) -> dict:

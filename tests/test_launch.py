@@ -55,9 +55,11 @@ def test_jobs_train_each_run_once_to_the_numbers_of_a_local_session(tmp_path):
     assert jobs["results"]["meta"]["runs"]["trained"] == 3
 
 
-def test_a_failed_job_reaches_the_claim_that_reads_its_run(tmp_path):
+def test_absent_data_skips_the_claim_before_any_job_is_submitted(tmp_path):
+    """The session decodes a job's data before submitting it: absent data skips the claim, as
+    it does locally, and no job starts (a job's own error: tests/test_runs.py, FakeLauncher)."""
     (tmp_path / "empty").mkdir()
     got = session(tmp_path, "--launcher", "submitit", "--cluster", "local", "--no-download", data=tmp_path / "empty")
     (row,) = got["results"]["claims"]
-    assert "3 of 3 jobs done" in got["log"] and "failed" in got["log"]
-    assert row["verdict"] == "SKIP" and "not found" in row["reason"]  # a missing dataset skips, as it does locally
+    assert "submitit: job" not in got["log"]
+    assert row["verdict"] == "SKIP" and "not found" in row["reason"]
