@@ -353,6 +353,21 @@ def whitening_learned(learned_c10, init_c10, rgb_c10: float, ratio: float, **dev
     )
 
 
+def whitening_pretrained(learned_c10, random_c10, rgb_c10: float, ratio: float) -> Verdict:
+    """Fig. 6, ImageNet panel: first layers trained on ImageNet decorrelate ImageNet images below
+    random filters of their shapes and below ``ratio`` x C10(RGB), over the models."""
+    learned = np.asarray(learned_c10, float)
+    return judge(
+        check(
+            "C10(learned) - C10(random banks, mean)",
+            over_runs(learned - np.asarray(random_c10, float), noun="models"),
+            "<",
+            0.0,
+        ),
+        check("C10(learned) / C10(RGB)", over_runs(learned / rgb_c10, noun="models"), "<=", ratio),
+    )
+
+
 def theorem_4_3(c10_limit: float, c10_rgb: float, c10_start: float, ratio: float) -> Verdict:
     """Thm 4.3 on real patches: the t -> inf limit of eq. 3's bank decorrelates more than its
     start (t = 1, the trivial profile ~ lambda) and brings C10 below ``ratio`` x RGB. One

@@ -268,6 +268,13 @@ def test_formula_shift_holds_on_eq_3_itself():
     assert checks.formula_shift(peaks, 27, 1.0, 0.99).verdict == "PASS"
 
 
+def test_whitening_pretrained_fails_where_the_layers_decorrelate_no_more_than_random_filters():
+    rand = [0.45, 0.46, 0.44]
+    v = checks.whitening_pretrained([0.47, 0.44, 0.46], rand, 0.47, paper("whitening")["max_learned_ratio"])
+    assert v.verdict == "FAIL" and [c.verdict for c in v.conditions][1] == "FAIL"
+    assert checks.whitening_pretrained([0.15, 0.14, 0.16], rand, 0.47, 0.4).verdict == "PASS"
+
+
 # ---------------------------------------------------------------- Fig. 2
 
 
