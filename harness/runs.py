@@ -113,7 +113,7 @@ def fingerprint() -> str:
 
 def machine() -> str:
     """The machine a run was trained on, in words: the processor with its family and model
-    (two generations of one brand name sum in other orders: docs/reproducibility.md) and
+    (two CPU kinds under one brand name sum in other orders: docs/reproducibility.md) and
     whether it has AVX-512, and the cores."""
     cpu, kind = platform.processor() or platform.machine(), ""
     try:
