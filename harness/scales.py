@@ -150,6 +150,11 @@ def scale(name: str) -> Scale:
     return parse_scale(name, entry)
 
 
+def base_of(name: str) -> str | None:
+    """The scale a variant is ``based_on`` (fixtures/scales.toml), None for a scale of its own."""
+    return _toml("scales.toml").get(name, {}).get("based_on")
+
+
 def parse_scale(name: str, entry: dict, file: str = "fixtures/scales.toml") -> Scale:
     """A ``Scale`` from one table of ``file``: every field of ``Scale`` present, no other key,
     each of its annotated type; else one ScaleError naming the file, scale and key."""
