@@ -66,7 +66,17 @@ def rows(found: dict[str, dict]) -> list[dict]:
     ]
     order = {f: i for i, f in enumerate(families())}
     every = [*first.values(), *(c for k, c in skipped.items() if k not in first), *only_reference]
-    return sorted(every, key=lambda c: order.get(c.get("claim"), len(order)))
+    return sorted(every, key=lambda c: (order.get(c.get("claim"), len(order)), *within(c)))
+
+
+FIRST = ("cifar10", "cifar100", "celeba", "random", "references", "learned")  # a finding's conditions, in this order
+
+
+def within(c: dict) -> tuple:
+    """A condition's place within its finding: the paper's datasets and the main rows first, the
+    rest by name (vgg11 before vgg13, ...), whatever order the runs finished in."""
+    v = scorecard.variant(c, True)
+    return (FIRST.index(v), "") if v in FIRST else (len(FIRST), v)
 
 
 def cell(f: dict) -> str:
@@ -110,12 +120,14 @@ def made_by(name: str, results: dict) -> str:
             + (f" at {rates[0]:,}-{rates[1]:,} images/s a worker" if rates else "")
         )
     if isinstance(meta.get("wall_s"), (int, float)):
-        how = (
-            "cold"
-            if not runs.get("read")
-            else f"{runs.get('trained', 0)} runs trained, {runs['read']} read from the cache,"
-        )
-        bits.append(f"{how} in {timedelta(seconds=round(meta['wall_s']))} (`{meta.get('command', 'pytest claims/')}`)")
+        wall = timedelta(seconds=round(meta["wall_s"]))
+        if not runs.get("read"):
+            how = f"cold in {wall}"
+        elif not runs.get("trained"):
+            how = f"judged in {wall} from {runs['read']} cached runs"
+        else:
+            how = f"{runs['trained']} runs trained and {runs['read']} read from the cache in {wall}"
+        bits.append(f"{how} (`{meta.get('command', 'pytest claims/')}`)")
     return f"- [{name}](reports/{name}/report.md): " + ", ".join(bits)
 
 
