@@ -66,17 +66,7 @@ def rows(found: dict[str, dict]) -> list[dict]:
     ]
     order = {f: i for i, f in enumerate(families())}
     every = [*first.values(), *(c for k, c in skipped.items() if k not in first), *only_reference]
-    return sorted(every, key=lambda c: (order.get(c.get("claim"), len(order)), *within(c)))
-
-
-FIRST = ("cifar10", "cifar100", "celeba", "random", "references", "learned")  # a finding's conditions, in this order
-
-
-def within(c: dict) -> tuple:
-    """A condition's place within its finding: the paper's datasets and the main rows first, the
-    rest by name (vgg11 before vgg13, ...), whatever order the runs finished in."""
-    v = scorecard.variant(c, True)
-    return (FIRST.index(v), "") if v in FIRST else (len(FIRST), v)
+    return sorted(every, key=lambda c: (order.get(c.get("claim"), len(order)), *scorecard.within(c)))
 
 
 def cell(f: dict) -> str:

@@ -29,6 +29,16 @@ def variant(c: dict, shared: bool) -> str:
     return name.replace("_", " ") if shared else ""
 
 
+FIRST = ("cifar10", "cifar100", "celeba", "random", "references", "learned")  # a finding's conditions, in this order
+
+
+def within(c: dict) -> tuple:
+    """A condition's place within its finding: the paper's datasets and the main rows first, the
+    rest by name (vgg11 before vgg13, ...), whatever order the runs finished in."""
+    v = variant(c, True)
+    return (FIRST.index(v), "") if v in FIRST else (len(FIRST), v)
+
+
 def findings(claims: list[dict]) -> list[dict]:
     """[{title, part, rows: [claim rows measured]}] in the given (the paper's) order; a finding
     whose every row was skipped is left out (``missing`` names it)."""
@@ -38,7 +48,7 @@ def findings(claims: list[dict]) -> list[dict]:
         f["all"].append(c)
         f["part"] = f["part"] or c.get("part") or c.get("source", "")
     for f in out.values():
-        measured = [c for c in f["all"] if c.get("verdict") != "SKIP"]
+        measured = sorted((c for c in f["all"] if c.get("verdict") != "SKIP"), key=within)
         f["rows"] = [{**c, "variant": variant(c, len(measured) > 1)} for c in measured]
     return [f for f in out.values() if f["rows"]]
 
