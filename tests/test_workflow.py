@@ -27,7 +27,7 @@ def uses(wf, job, action):
 
 
 def claims_line(wf, job):
-    (cmd,) = [r for r in run_lines(wf, job) if r.startswith("pytest claims/") and "cpu-appendix" not in r]
+    (cmd,) = [r for r in run_lines(wf, job) if r.startswith("pytest claims/") and "--scale cpu-" not in r]
     return cmd
 
 
@@ -58,6 +58,12 @@ def test_claims_run_with_a_report_and_a_finding_is_not_a_crash(wf, job):
 def test_app_d_is_judged_weekly_at_three_runs_a_group(wf):
     (step,) = [s for s in wf["jobs"]["cpu"]["steps"] if "cpu-appendix" in s.get("run", "")]
     assert step["if"] == "env.WEEKLY == 'true'" and "-k appendix" in step["run"] and "--check" in step["run"]
+
+
+def test_cifar100_celeba_and_the_deep_vggs_are_judged_weekly(wf):
+    (step,) = [s for s in wf["jobs"]["cpu"]["steps"] if "cpu-datasets" in s.get("run", "")]
+    assert step["if"] == "env.WEEKLY == 'true'" and "-k frozen --scale cpu-depth" in step["run"]
+    assert step["run"].count("--check") == 2
 
 
 def test_scales_and_flags(wf):
