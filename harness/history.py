@@ -6,6 +6,7 @@ any past run as the reference."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -129,18 +130,73 @@ def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
     )
 
 
-def trend(df: pd.DataFrame, claim_id: str) -> dict | None:
-    """A figure of one claim's measured value (and interval) over the history's runs."""
-    from .figures import lines, series
+MOVED = 1e-3  # a claim whose value moved less than this over the runs is left out of the figure
 
-    sel = df[df["id"] == claim_id].dropna(subset=["measured"])
-    if len(sel) < 2:
+
+def moved(df: pd.DataFrame, claim_ids) -> list[str]:
+    """The claims (in the given order) with two or more measured runs whose value moved by more
+    than ``MOVED``."""
+    out = []
+    for cid in claim_ids:
+        v = df.loc[df["id"] == cid, "measured"].dropna()
+        if len(v) >= 2 and float(v.max() - v.min()) > MOVED:
+            out.append(cid)
+    return out
+
+
+def short_machine(name: str) -> str:
+    """'AMD EPYC (family 26, model 2, AVX-512), 2 cores' -> 'AMD f26'; 'Intel(R) Xeon(R) ...' -> 'Intel'."""
+    brand = "AMD" if "AMD" in str(name) else "Intel" if "Intel" in str(name) else str(name).split(",")[0][:10]
+    m = re.search(r"family (\d+)", str(name))
+    return brand + (f" f{m.group(1)}" if m else "")
+
+
+def threads_of(t) -> str:
+    return "threads ?" if pd.isna(t) or str(t) in ("", "nan") else f"{t} thr"
+
+
+def small_multiples(df: pd.DataFrame, claims: list[dict], path: Path, colours: dict, style: dict) -> Path | None:
+    """One panel a claim whose value moved beyond ``MOVED`` over the history's full runs: its
+    value with its 95% interval at each run (coloured by verdict), the bar as a line, a y range
+    of at least 0.1 so that noise does not look like a cliff, and each run named on the x axis by
+    date, CPU and threads."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from .scorecard import bar_of
+
+    ids = moved(df, [c["id"] for c in claims])
+    if not ids:
         return None
-    x = list(range(len(sel)))
-    out = [series("measured", sel["measured"], x=x)]
-    if sel["lo"].notna().all():
-        out.append(series("95% interval", sel["lo"], x=x, style="dotted", colour="C0"))
-        out.append(series("", sel["hi"], x=x, style="dotted", colour="C0"))
-    flips = [x[i] for i in range(1, len(sel)) if sel["verdict"].iloc[i] != sel["verdict"].iloc[i - 1]]
-    title = f"{claim_id} over {len(sel)} runs" + (f" (verdict changed at run {flips})" if flips else "")
-    return lines("trend", title, out, xlabel="run (oldest first)", ylabel="measured")
+    by_id = {c["id"]: c for c in claims}
+    names = runs(df)
+    cols = 3
+    rows_ = (len(ids) + cols - 1) // cols
+    with matplotlib.rc_context(style):
+        fig = Figure(figsize=(4.2 * cols, 2.6 * rows_ + 0.6), layout="constrained")
+        for k, cid in enumerate(ids):
+            ax = fig.add_subplot(rows_, cols, k + 1)
+            sel = df[df["id"] == cid].dropna(subset=["measured"])
+            x = [names.index(r) for r in sel["run"]]
+            for xi, r in zip(x, sel.itertuples(), strict=True):
+                colour = colours.get(r.verdict, "#444")
+                if not pd.isna(r.lo):
+                    ax.plot([xi, xi], [r.lo, r.hi], color=colour, lw=2, alpha=0.6)
+                ax.plot(xi, r.measured, "o", color=colour, ms=4)
+            found = bar_of(by_id[cid])
+            ys = [*sel["measured"], *sel["lo"].dropna(), *sel["hi"].dropna()]
+            if found:
+                ax.axhline(found[1], color="k", lw=1, ls="--")
+                ys.append(found[1])
+            lo, hi = min(ys), max(ys)
+            pad = max(0.05, 0.1 * (hi - lo))
+            mid = (lo + hi) / 2
+            half = max((hi - lo) / 2 + pad, 0.05)
+            ax.set_ylim(mid - half, mid + half)
+            ax.set_title(cid, fontsize=9)
+            ticks = [f"{r.date[5:10]} {short_machine(r.machine)} {threads_of(r.threads)}" for r in sel.itertuples()]
+            ax.set_xticks(x, ticks, fontsize=6, rotation=90)
+        fig.suptitle(f"Values over the full runs of this scale that moved by more than {MOVED:g} "
+                     "(o: value, line: 95% interval, dashed: today's bar; colour: verdict)", fontsize=9)  # fmt: skip
+        fig.savefig(path)
+    return path

@@ -44,6 +44,7 @@ from .scales import ScaleError, bar_reading, paper, scale
 from .sources import DIFFERS
 
 TITLE = "firstlayer: the paper's findings, re-measured"
+HISTORY = "(history)"  # the key of the history figure among a report's figures
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
 COLOURS = {
     "PASS": "#2e7d32",
@@ -190,16 +191,12 @@ def plot(f: dict, path: Path) -> Path:
     return path
 
 
-def render_figures(claims: list[dict], fig_dir: Path, past=None) -> dict[str, list[tuple[str, Path]]]:
+def render_figures(claims: list[dict], fig_dir: Path) -> dict[str, list[tuple[str, Path]]]:
     """{claim id: [(title, png path), ...]}; a malformed figure becomes a warning, not a crash."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, list[tuple[str, Path]]] = {}
     for c in claims:
-        figures = list(c.get("figures") or [])
-        if past is not None and len(past):
-            found = history.trend(past, c["id"])
-            figures += [found] if found else []
-        for f in figures:
+        for f in c.get("figures") or []:
             path = fig_dir / f"{slug(c['id'])}-{slug(f.get('name', 'figure'))}.png"
             try:
                 out.setdefault(c["id"], []).append((f.get("title", ""), plot(f, path)))
@@ -463,6 +460,8 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
             lines += [f"- measured: {fmt_measured(c)}; bar: {fmt_threshold(c)}"]
             lines += [f"- {k}: {v}" for k, v in details(c, machines)] + [""]
             lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
+    if figs.get(HISTORY):
+        lines += ["", "## History", ""] + [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs[HISTORY]]
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
     return "\n".join(lines) + "\n"
@@ -521,6 +520,8 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
             ]
             parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c, machines)]
             parts_html += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
+    if figs.get(HISTORY):
+        parts_html += ["<h2>History</h2>"] + [_img(t, p) for t, p in figs[HISTORY]]
     if results.get("notes"):
         parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{inline_html(n)}</li>" for n in results["notes"]] + ["</ul>"]
     return "\n".join([*parts_html, "</main></body></html>"])
@@ -538,21 +539,25 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     results = {**results, "findings": findings(results.get("claims", []))}
     scale = (results.get("meta") or {}).get("scale")
     past = history.load(history_file, scale) if history_file else None
-    figs = render_figures(results["claims"], out / "figures", past)
+    figs = render_figures(results["claims"], out / "figures")
     # only a scale's own runs compare across machines: without a scale the history holds them all
     machines = {}
     if scale and past is not None:
         machines = {c["id"]: history.across_machines(past, c["id"]) for c in results["claims"]}
     card = scorecard.figure(ordered(results), out / "figures" / "scorecard.png", COLOURS, STYLE)
-    drawn = {p for fl in figs.values() for _, p in fl} | {card}
+    trend = None
+    if past is not None and len(history.runs(past)) > 1:
+        trend = history.small_multiples(past, ordered(results), out / "figures" / "history.png", COLOURS, STYLE)
+    results_figs = {**figs, HISTORY: [("Values over the full runs of this scale", trend)]} if trend else figs
+    drawn = {p for fl in results_figs.values() for _, p in fl} | {card}
     for stale in (out / "figures").glob("*.png"):  # figures of an earlier build this one does not draw
         if stale not in drawn:
             stale.unlink()
     paths = {"results": out / "results.json", "markdown": out / "report.md", "html": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2) + "\n")
-    paths["markdown"].write_text(to_markdown(results, figs, out, card, machines), encoding="utf-8")
-    paths["html"].write_text(to_html(results, figs, card, machines), encoding="utf-8")
-    paths["figures"] = [p for fl in figs.values() for _, p in fl] + ([card] if card else [])
+    paths["markdown"].write_text(to_markdown(results, results_figs, out, card, machines), encoding="utf-8")
+    paths["html"].write_text(to_html(results, results_figs, card, machines), encoding="utf-8")
+    paths["figures"] = [p for fl in results_figs.values() for _, p in fl] + ([card] if card else [])
     return paths
 
 

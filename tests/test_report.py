@@ -165,7 +165,7 @@ def test_claims_follow_the_papers_order(results, tmp_path):
     assert [r.split("`")[1] for r in rows] == ["eig[imagenet]", "decorr", "seed[cifar10]", "seed"]
 
 
-def test_history_gives_each_claim_a_trend(results, tmp_path):
+def test_history_draws_the_claims_that_moved_in_one_figure(results, tmp_path):
     from harness import history
 
     file = tmp_path / "history.csv"
@@ -176,7 +176,10 @@ def test_history_gives_each_claim_a_trend(results, tmp_path):
     past = history.load(file, "cpu")
     assert len(history.runs(past)) == 2
     paths = report.build(results, tmp_path / "out", file)
-    assert any(p.name == "seed-cifar10-trend.png" for p in paths["figures"])
+    assert [p.name for p in paths["figures"] if p.name == "history.png"] == ["history.png"]
+    assert not any("trend" in p.name for p in paths["figures"])
+    assert history.moved(past, ["seed[cifar10]", "seed"]) == ["seed[cifar10]"]  # the other did not move
+    assert "## History" in paths["markdown"].read_text()
     old = history.results_of(past, "0")
     assert {c["id"]: c["measured"] for c in old["claims"]}["seed[cifar10]"] == 0.95
 
