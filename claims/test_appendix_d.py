@@ -18,7 +18,7 @@ import pytest
 from harness import checks, stats
 from harness.checks import guard, memorised, profile
 from harness.controls import profile_controls
-from harness.figures import band, lines, series
+from harness.figures import band, lines, profile_figure, series
 from harness.onset import along, onset_figure
 from harness.plugin import SCALE
 from harness.scales import bar
@@ -88,7 +88,7 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
             "energy-label train accuracy": [r.evaluation["train_acc"] for r in trained["energy"]],
         },
         figures=[
-            lines(
+            profile_figure(
                 "profiles",
                 f"Labels from the energy of component {component} (Fig. 8a)",
                 [
@@ -96,6 +96,7 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
                     band("random labels", rand, "dashed"),
                     band("true labels (baseline)", base_true, "dotted"),
                 ],
+                p.lambdas,
             ),
             onset_figure(
                 along({"energy labels": trained["energy"], "random": trained["random"]}, p),

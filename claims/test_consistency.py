@@ -12,7 +12,7 @@ import pytest
 from harness import checks, stats
 from harness.checks import beyond_lambda, guard, learned_shape, profile
 from harness.controls import profile_controls
-from harness.figures import band, lines
+from harness.figures import band, profile_figure
 from harness.scales import bar
 from harness.spectra import correlation, energy_profile
 
@@ -57,8 +57,11 @@ def test_seed(trained, pca, scale, dataset, record, conclude):
     record(
         details=details_of(profiles, p, beyond(profiles, None, p)),
         figures=[
-            lines(
-                "profiles", "Seeds: energy of W - W_init (mean ± sd)", [band(f"VGG11, {len(profiles)} seeds", profiles)]
+            profile_figure(
+                "profiles",
+                "Seeds: energy of W - W_init (mean ± sd)",
+                [band(f"VGG11, {len(profiles)} seeds", profiles)],
+                p.lambdas,
             )
         ],
     )
@@ -89,11 +92,12 @@ def test_width(trained, pca, scale, record, conclude):
             "judged": "each width's runs against the base width's (the lower agreement is shown)",
         },
         figures=[
-            lines(
+            profile_figure(
                 "profiles",
                 "First-layer widths",
                 [band(f"{scale.first} filters", base)]
                 + [band(f"{w} filters", es) for w, es in by_width(widths).items()],
+                p.lambdas,
             )
         ],
     )
@@ -128,10 +132,11 @@ def test_init(trained, pca, scale, dataset, record, conclude):
             **checks.representation(true, p),
         },
         figures=[
-            lines(
+            profile_figure(
                 "profiles",
                 "Trained (W - W_init) vs random init",
                 [band("trained", profiles), band("init", inits, "dashed")],
+                p.lambdas,
             )
         ],
     )
@@ -153,7 +158,9 @@ def test_resnet(trained, pca, scale, record, conclude):
     record(
         dataset=scale.dataset,
         details=details_of(vgg + res, p, beyond(vgg, res, p)),
-        figures=[lines("profiles", "VGG11 vs ResNet-18", [band("VGG11", vgg), band("ResNet-18", res)])],
+        figures=[
+            profile_figure("profiles", "VGG11 vs ResNet-18", [band("VGG11", vgg), band("ResNet-18", res)], p.lambdas)
+        ],
     )
 
     def judged(vgg, resnet):

@@ -11,7 +11,7 @@ import pytest
 from harness import checks, datacopy, stats
 from harness.checks import guard, learned_shape, profile
 from harness.controls import profile_controls
-from harness.figures import band, lines
+from harness.figures import band, profile_figure
 from harness.plugin import SCALE
 from harness.scales import bar, paper
 from harness.spectra import correlation
@@ -100,10 +100,11 @@ def test_training_copy(trained, pca, scale, copy_seeds, record, conclude):
             "exact ~ exact (seeds), for scale": stats.within(exact_p, correlation).text(),
         },
         figures=[
-            lines(
+            profile_figure(
                 "profiles",
                 "Trained on exact pixels vs on the JPEG copy (exact PCA)",
                 [band("exact pixels", exact_p), band("JPEG copy", jpeg_p, "dashed")],
+                p.lambdas,
             )
         ],
     )

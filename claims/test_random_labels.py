@@ -13,7 +13,7 @@ import pytest
 from harness import checks, stats
 from harness.checks import beyond_lambda, guard, learned_shape, memorised, profile
 from harness.controls import profile_controls
-from harness.figures import band, lines
+from harness.figures import band, profile_figure
 from harness.onset import along, onset_figure
 from harness.scales import bar
 from harness.spectra import correlation, energy_profile
@@ -45,7 +45,7 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
             ),
         },
         figures=[
-            lines(
+            profile_figure(
                 "profiles",
                 "True vs random labels vs init (Fig. 3)",
                 [
@@ -53,6 +53,7 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
                     band("random labels", pr),
                     band("init", [energy_profile(r.init, p) for r in rand], "dashed"),
                 ],
+                p.lambdas,
             ),
             onset_figure(along({"true": true, "random": rand}, p), p, rand[0].spec.steps),
         ],
