@@ -23,8 +23,6 @@ from harness.spectra import energy_profile, patch_pca
 from harness.theory import fit_formula, fit_formula_authors
 
 TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
-STAND_INS = ("mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224", "tf2_mobilenet_v2_1.0_224")
-PROBABLE = {"vgg11_bn": "vgg11_bn_imagenet"}  # float, batch norm not folded; probably torchvision's vgg11_bn
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +59,13 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
     if models == "torchvision":
         banks = {name: datasets.torchvision_first_layer(name) for name in TORCHVISION}
         where = "torchvision ImageNet weights"
-    elif models == "mobilenet-stand-ins":
-        banks = {name: datasets.pretrained(name) for name in STAND_INS}
-        where = "pretrained/ (stand-ins: 8-bit, batch norm folded, not the paper's models)"
-    else:
-        banks = {name: datasets.pretrained(file) for name, file in PROBABLE.items()}
-        where = "pretrained/ (float VGG11-BN first layer, probably torchvision's vgg11_bn: origin not proven)"
+    else:  # harness.sources.PRETRAINED_GROUPS
+        banks = datasets.pretrained_group(models)
+        where = {
+            "mobilenet-stand-ins": "pretrained/ (stand-ins: 8-bit, batch norm folded, not the paper's models)",
+            "vgg11-bn-probable": "pretrained/ (float VGG11-BN first layer, probably torchvision's vgg11_bn: "
+            "origin not proven)",
+        }[models]
     found = fits(banks, pcas)
 
     def judged(banks):

@@ -105,14 +105,8 @@ def test_whitening_references(curves, images, moments, scale, record, conclude):
     conclude(verdict, {"the images themselves in place of their whitening": control}, main=verdict.conditions[0])
 
 
-IMAGENET_LAYERS = {  # pretrained/ beside the data root: name -> the layers read (Table 3 IMAGENET's)
-    "vgg11-bn-probable": {"vgg11_bn": "vgg11_bn_imagenet"},
-    "mobilenet-stand-ins": {n: n for n in ("mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224", "tf2_mobilenet_v2_1.0_224")},
-}
-
-
 @pytest.mark.claim("whitening")
-@pytest.mark.parametrize("models", list(IMAGENET_LAYERS))
+@pytest.mark.parametrize("models", ["vgg11-bn-probable", "mobilenet-stand-ins"])  # PRETRAINED_GROUPS
 def test_whitening_imagenet(datasets, scale, models, record, conclude):
     """Fig. 6, ImageNet panel: first layers trained on ImageNet decorrelate ImageNet images
     (tiny-imagenet-10, 64x64, standardised per channel) below RGB and below random banks of
@@ -123,7 +117,7 @@ def test_whitening_imagenet(datasets, scale, models, record, conclude):
     x, _ = normalise(subset(train, scale.whitening_images, seed=1).pixels)
     m = shift_moments(x, 3, SHIFT)
     rgb = autocorrelation(x, max_shift=SHIFT)
-    banks = {name: datasets.pretrained(file) for name, file in IMAGENET_LAYERS[models].items()}
+    banks = datasets.pretrained_group(models)  # Table 3 IMAGENET's layers
     learned = {name: m.autocorrelation(w) for name, w in banks.items()}
     shapes = {w.shape[0] for w in banks.values()}
     rand = {n: np.array([m.autocorrelation(w) for w in random_banks(scale.random_init_seeds, n)]) for n in shapes}

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -74,11 +75,18 @@ def throughput() -> dict:
     return out
 
 
-def _train(spec, device: str):
+@cache
+def _data():
+    """One ``Datasets`` for the checks that train (a split is decoded once, then held)."""
     from .sources import Datasets
+
+    return Datasets()
+
+
+def _train(spec, device: str):
     from .train import train
 
-    return train(spec, Datasets().train_data(spec), device)
+    return train(spec, _data().train_data(spec), device)
 
 
 def determinism(device: str) -> dict:
@@ -92,12 +100,11 @@ def determinism(device: str) -> dict:
 
 def gpu_vs_cpu(steps: int = 200) -> dict:
     from .scales import scale
-    from .sources import Datasets
     from .spectra import correlation, energy_profile
 
     spec = scale("cpu").spec(steps=steps, eval_images=1000)
     gpu, cpu = _train(spec, "cuda"), _train(spec, "cpu")
-    pca = Datasets().pca(spec)
+    pca = _data().pca(spec)
     profiles = [energy_profile(t.weights[steps].cpu(), pca, init=t.weights[0].cpu()) for t in (gpu, cpu)]
     losses = [np.array([h["train_loss"] for h in t.history]) for t in (gpu, cpu)]
     return {

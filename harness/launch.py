@@ -64,7 +64,7 @@ class Submitit:
             raise RuntimeError(
                 "--launcher submitit: submitit is not installed (pip install 'firstlayer[cluster]')"
             ) from None
-        self.submitit, self.threads, self.poll_s, self.say = submitit, threads, poll_s, say
+        self.threads, self.poll_s, self.say = threads, poll_s, say
         self.executor = submitit.AutoExecutor(folder=str(folder), cluster=None if cluster == "auto" else cluster)
         self.executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import scorecard
-from .report import num
+from .report import fmt_measured, num
 from .scales import families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,9 @@ def load(reports: Path) -> dict[str, dict]:
 
 
 def measured(c: dict) -> str:
-    """'0.943 [0.930, 0.953]', or the value alone where there is no interval."""
-    text = num(c["measured"])
-    if c.get("interval"):
-        lo, hi = c["interval"]
-        text += f" [{num(lo)}, {num(hi)}]"
-    return text
+    """'0.943 [0.930, 0.953]', or the value alone where there is no interval (the report's
+    ``fmt_measured`` less the runs it rests on)."""
+    return fmt_measured(c).partition(" (")[0]
 
 
 def rows(found: dict[str, dict]) -> list[dict]:

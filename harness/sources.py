@@ -326,6 +326,15 @@ def torchvision_first_layer(name: str, download: bool = False, progress=None) ->
     return first_layer(model).weight.detach()
 
 
+# ImageNet first layers in ``pretrained/`` beside the data root, by group: {name: file stem}
+# (Table 3 IMAGENET / App. C and Fig. 6's ImageNet panel read the same groups): the 8-bit
+# MobileNet stand-ins, and a float VGG11-BN layer that is probably torchvision's (not proven).
+PRETRAINED_GROUPS = {
+    "mobilenet-stand-ins": {n: n for n in ("mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224", "tf2_mobilenet_v2_1.0_224")},
+    "vgg11-bn-probable": {"vgg11_bn": "vgg11_bn_imagenet"},
+}
+
+
 class Datasets:
     """The one door to data for runs and claims: splits (decoded once per process, cached on
     disk under ``cache_dir``), a run's ``TrainData``, exact patch PCAs, pretrained layers."""
@@ -380,6 +389,10 @@ class Datasets:
                 f"beside the data root (a folder of first-layer arrays, <name>_conv1.npy)"
             )
         return torch.from_numpy(np.load(file))
+
+    def pretrained_group(self, group: str) -> dict[str, torch.Tensor]:
+        """{name: first-layer weights} of one of ``PRETRAINED_GROUPS``."""
+        return {name: self.pretrained(file) for name, file in PRETRAINED_GROUPS[group].items()}
 
     def torchvision_first_layer(self, name: str) -> torch.Tensor:
         return torchvision_first_layer(name, self.download, self.progress)
