@@ -18,16 +18,16 @@ import pytest
 from harness import checks, stats
 from harness.controls import random_like
 from harness.data import normalise
+from harness.inspection import analyse, pca_for
 from harness.scales import bar
-from harness.spectra import energy_profile, patch_pca
-from harness.theory import fit_formula, fit_formula_authors
 
 TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
 
 
 @pytest.fixture(scope="module")
 def imagenet_pca(datasets, scale):
-    """Patch PCA of ImageNet images, by patch size (larger patches on a subset, strided)."""
+    """Patch PCA of ImageNet images, by patch size (larger patches on a seeded subset, strided),
+    as ``firstlayer inspect`` builds it."""
     train = datasets.split("tiny-imagenet-10")
     _, stats = normalise(train.pixels)
     memo = {}
@@ -35,20 +35,17 @@ def imagenet_pca(datasets, scale):
     def get(size):
         if size not in memo:
             few, stride = (None, 1) if size == 3 else (scale.large_patch_images, scale.large_patch_stride)
-            memo[size] = patch_pca(train.pixels[:few], size, stride=stride, stats=stats)
+            memo[size] = pca_for(train.pixels, size, stats, few, stride)
         return memo[size]
 
     return get, train.source
 
 
-def fits(banks: dict, pcas, fit=fit_formula_authors) -> dict:
-    """Each bank's fit of eq. 3, by default over the authors' t range (as mapped for 3x3 CIFAR-10
-    patches: App. C's own mapping for 7x7 ImageNet patches is not printed)."""
-    out = {}
-    for name, w in banks.items():
-        p = pcas(w.shape[-1])
-        out[name] = fit(energy_profile(w, p), p.lambdas)
-    return out
+def fits(banks: dict, pcas) -> dict:
+    """Each bank measured by ``firstlayer inspect``'s ``analyse``: its ``fit`` is eq. 3 over the
+    authors' t range (as mapped for 3x3 CIFAR-10 patches: App. C's own mapping for 7x7 ImageNet
+    patches is not printed), ``fit_full`` over every t."""
+    return {name: analyse(w, pcas(w.shape[-1])) for name, w in banks.items()}
 
 
 @pytest.mark.claim("imagenet")
@@ -69,7 +66,7 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
     found = fits(banks, pcas)
 
     def judged(banks):
-        fit = stats.over_runs([f.correlation for f in fits(banks, pcas).values()], correlation=True, noun="models")
+        fit = stats.over_runs([a.fit.correlation for a in fits(banks, pcas).values()], correlation=True, noun="models")
         return checks.imagenet(fit, bar("imagenet"))
 
     record(
@@ -77,8 +74,8 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
         data_source=f"{where}; patch PCA of {source}",
         device="cpu",
         details={
-            **{f"{name} fit (authors' t range)": round(f.correlation, 3) for name, f in found.items()},
-            **{f"{name} fit (every t)": round(f.correlation, 3) for name, f in fits(banks, pcas, fit_formula).items()},
+            **{f"{name} fit (authors' t range)": round(a.fit.correlation, 3) for name, a in found.items()},
+            **{f"{name} fit (every t)": round(a.fit_full.correlation, 3) for name, a in found.items()},
         },
     )
     conclude(judged(banks), {"random banks of the same shapes": judged(random_like(banks))})

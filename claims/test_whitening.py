@@ -16,6 +16,7 @@ from harness.controls import noise_layer
 from harness.data import normalise, subset
 from harness.decorrelation import autocorrelation, shift_moments, spectral_whitening
 from harness.figures import lines, series
+from harness.inspection import decorrelation
 from harness.models import random_banks
 from harness.scales import paper
 from harness.spectra import patch_pca
@@ -114,18 +115,16 @@ def test_whitening_imagenet(datasets, scale, models, record, conclude):
     the scene). The float VGG11-BN layer (probably torchvision's) is one model: its value is
     shown, too few for an interval; the 8-bit MobileNet stand-ins are three."""
     train = datasets.split("tiny-imagenet-10")
-    x, _ = normalise(subset(train, scale.whitening_images, seed=1).pixels)
-    m = shift_moments(x, 3, SHIFT)
-    rgb = autocorrelation(x, max_shift=SHIFT)
+    x, _ = normalise(subset(train, scale.whitening_images, seed=1).pixels, normalise(train.pixels)[1])
     banks = datasets.pretrained_group(models)  # Table 3 IMAGENET's layers
-    learned = {name: m.autocorrelation(w) for name, w in banks.items()}
-    shapes = {w.shape[0] for w in banks.values()}
-    rand = {n: np.array([m.autocorrelation(w) for w in random_banks(scale.random_init_seeds, n)]) for n in shapes}
-    rand_c10 = [float(rand[w.shape[0]][:, SHIFT].mean()) for w in banks.values()]
+    found = decorrelation(x, banks, scale.random_init_seeds)  # as firstlayer inspect measures
+    rgb, learned = found.rgb, found.banks
+    rand_c10 = [float(found.random[name][SHIFT]) for name in banks]
     ratio = paper("whitening")["max_learned_ratio"]
+    widest = max(banks, key=lambda name: banks[name].shape[0])
     curves = {
         "RGB": rgb,
-        "random": rand[max(shapes)],
+        "random": found.random_curves[widest],
         "whitened": autocorrelation(spectral_whitening(x), max_shift=SHIFT),
     }
     record(
@@ -145,7 +144,7 @@ def test_whitening_imagenet(datasets, scale, models, record, conclude):
     c10 = [float(c[SHIFT]) for c in learned.values()]
     verdict = checks.whitening_pretrained(c10, rand_c10, float(rgb[SHIFT]), ratio)
     control = checks.whitening_pretrained(
-        [float(rand[w.shape[0]][i, SHIFT]) for i, w in enumerate(banks.values())], rand_c10, float(rgb[SHIFT]), ratio
+        [float(found.random_c10[name][i]) for i, name in enumerate(banks)], rand_c10, float(rgb[SHIFT]), ratio
     )
     conclude(
         verdict, {"a random bank of each shape in place of the learned layer": control}, main=verdict.conditions[1]

@@ -302,15 +302,15 @@ def _named(where: str, split: str, pixels: torch.Tensor, labels: torch.Tensor) -
 # ---------------------------------------------------------------- pretrained first layers
 
 
-def torchvision_first_layer(name: str, download: bool = False, progress=None) -> torch.Tensor:
-    """The first convolution of torchvision's ImageNet model ``name`` (its DEFAULT weights,
-    through torchvision's weights API), from the torch hub cache, or fetched there when
-    ``download``; DatasetNotFound otherwise."""
+def torchvision_first_layer(name: str, download: bool = False, progress=None, weights=None) -> torch.Tensor:
+    """The first convolution of torchvision's ImageNet model ``name`` (its ``weights``, by
+    default DEFAULT, through torchvision's weights API), from the torch hub cache, or fetched
+    there when ``download``; DatasetNotFound otherwise."""
     import torchvision
 
     from .models import first_layer
 
-    weights = torchvision.models.get_model_weights(name).DEFAULT
+    weights = weights if weights is not None else torchvision.models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not (download or cached.exists()):
         raise DatasetNotFound(f"{name} ImageNet weights not in the torch hub cache: drop --no-download to fetch them")
