@@ -34,6 +34,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("component", s.d1_components)
     if "scaled" in metafunc.fixturenames:
         metafunc.parametrize("scaled", s.d2, ids=[f"u{c}-alpha{a:g}" for c, a in s.d2])
+    if "components" in metafunc.fixturenames:  # App. D.1 across components: two at least
+        across = [tuple(s.d1_components)] if len(s.d1_components) >= 2 else []
+        metafunc.parametrize("components", across, ids=["-".join(f"u{c}" for c in cs) for cs in across])
 
 
 def d1_runs(s, component):
@@ -44,6 +47,15 @@ def d1_runs(s, component):
         "base_true": s.seeds(s.seeds_true, steps=n),
         "random": s.seeds(s.seeds_random, labels="random", steps=n),
         "energy": s.seeds(s.seeds_extra, labels=f"energy:{component}", steps=n),
+    }
+
+
+def d1_across_runs(s, components):
+    """The random-label runs and every component's energy-labelled runs (those of D.1's rows)."""
+    n = s.converged_steps
+    return {
+        "random": s.seeds(s.seeds_random, labels="random", steps=n),
+        **{f"u{c}": s.seeds(s.seeds_extra, labels=f"energy:{c}", steps=n) for c in components},
     }
 
 
@@ -116,6 +128,57 @@ def test_appendix_d1_energy_labels(trained, pca, scale, component, record, concl
         judged, p, base_true=trained["base_true"], random=trained["random"], energy=trained["energy"]
     )
     conclude(judged(base_true, rand, energy), controls)
+
+
+def learned_share(random_profiles, component: int) -> float:
+    """How much the random-label nets learned component ``component``: its share of their
+    W - W_init energy profile's total, averaged over the runs (App. D.1's "components which
+    aren't learned by the model with random labels" have the smallest)."""
+    return float(np.mean([e[component] / e.sum() for e in random_profiles]))
+
+
+@pytest.mark.claim("appendix_d1_unlearned", runs=d1_across_runs, converge=True)
+def test_appendix_d1_unlearned_components(trained, pca, scale, components, record, conclude):
+    """D.1 / Fig. 17: "the decrease is larger when the labels are determined by components which
+    aren't learned by the model with random labels". Of the scale's components, the one the
+    random-label nets learn least (``learned_share``) loses more of energy ~ random than the one
+    they learn most: corr(energy_most, random) - corr(energy_least, random) > 0, over runs, the
+    random-label runs shared by both (``stats.difference_sharing_columns``)."""
+    p = pca(scale.spec())
+    rand = [profile(r, p) for r in trained["random"]]
+    energy = {c: [profile(r, p) for r in trained[f"u{c}"]] for c in components}
+    share = {c: learned_share(rand, c) for c in components}
+    least, most = min(components, key=share.get), max(components, key=share.get)
+    agree = {c: float(np.mean(agreement(energy[c], rand))) for c in components}
+    record(
+        dataset=f"{scale.dataset}, labels = energy decile of " + ", ".join(f"u{c}" for c in components),
+        details={
+            "share of the random-label profile (learned), by component": {
+                f"u{c}": round(share[c], 4) for c in components
+            },
+            "energy ~ random (mean over pairs), by component": {f"u{c}": round(agree[c], 3) for c in components},
+            "least and most learned": f"u{least}, u{most}",
+        },
+        figures=[
+            profile_figure(
+                "profiles",
+                "Labels from the energy of each component (Fig. 17)",
+                [band("random labels", rand, "dashed"), *[band(f"energy labels, u{c}", energy[c]) for c in components]],
+                p.lambdas,
+            )
+        ],
+    )
+
+    def judged(least_runs, most_runs, random):
+        h = [[[correlation(e, r) for r in random] for e in runs] for runs in (most_runs, least_runs)]
+        gap = stats.difference_sharing_columns(*h, units=(f"u{most} energy-label", f"u{least} energy-label", "random"))
+        return checks.appendix_d1_unlearned(
+            gap, guard(random + least_runs + most_runs, p), memorised(trained["random"])
+        )
+
+    verdict = judged(energy[least], energy[most], rand)
+    swapped = judged(energy[most], energy[least], rand)
+    conclude(verdict, {"the two components' runs swapped (the most-learned taken as the least)": swapped})
 
 
 @pytest.mark.claim("appendix_d2", runs=d2_runs, converge=True)

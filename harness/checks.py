@@ -394,6 +394,13 @@ def appendix_d1(drop: Estimate, agreement: Estimate, guard_, memorised, bar: flo
     return judge(memorised, guard_, check("true ~ random with energy labels", agreement, "<=", bar))
 
 
+def appendix_d1_unlearned(gap: Estimate, guard_, memorised) -> Verdict:
+    """App. D.1 / Fig. 17: the labels of the component the random-label nets learn least break
+    true ~ random more than those of the one they learn most: ``gap`` = corr(energy_most, random)
+    - corr(energy_least, random) above 0."""
+    return judge(memorised, guard_, check("energy ~ random: most-learned - least-learned component", gap, ">", 0.0))
+
+
 def appendix_d2(
     modified: Estimate, gain: Estimate, true_random: Estimate, guard_, memorised, min_fit: float, bar: float
 ) -> Verdict:

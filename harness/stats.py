@@ -195,6 +195,34 @@ def between_values(h, units: tuple[str, str] = ("a", "b"), correlation: bool = T
     return _make(centre, se, df, groups, h, "jackknife over runs (pairs across two groups)", correlation)
 
 
+def difference_sharing_columns(ha, hb, units: tuple[str, str, str] = ("a", "b", "shared")) -> Estimate:
+    """mean(ha) - mean(hb) of two matrices of pair values whose columns are the same runs (two
+    conditions each paired with one shared group, e.g. App. D.1's energy-label runs of two
+    components against the same random-label runs): the two-sample jackknife of ``between``
+    with a third term, the shared runs' variance of their column differences, so the shared
+    runs are counted once and their pairing cancels what they have in common. Raw values (a
+    difference of correlations lies in [-2, 2]); Welch-Satterthwaite degrees of freedom over
+    the three groups."""
+    a, b = _finite(ha), _finite(hb)
+    (na, nc), (nb, nc2) = a.shape, b.shape
+    if nc != nc2:
+        raise ValueError(f"difference_sharing_columns: {nc} and {nc2} shared runs")
+    centre = float(a.mean() - b.mean())
+    se = df = None
+    if min(na, nb, nc) >= 2:
+        parts = [
+            (float(np.var(a.mean(1), ddof=1)) / na, na),
+            (float(np.var(b.mean(1), ddof=1)) / nb, nb),
+            (float(np.var(a.mean(0) - b.mean(0), ddof=1)) / nc, nc),
+        ]
+        v = sum(p for p, _ in parts)
+        se = math.sqrt(v)
+        df = v**2 / sum(p**2 / (n - 1) for p, n in parts) if v > 0 else float(min(na, nb, nc) - 1)
+    groups = [(units[0], na), (units[1], nb), (units[2], nc)]
+    values = np.concatenate([a.ravel(), -b.ravel()])
+    return _make(centre, se, df, groups, values, "jackknife over runs (two groups against one shared)", False)
+
+
 def pairs_as_units(values, correlation: bool = False) -> Estimate:
     """The interval that takes every pair as an independent draw (a t interval over pairs).
     Wrong where pairs share runs; kept only so that the coverage test can show it under-covers."""

@@ -339,6 +339,21 @@ def test_appendix_d1_check_rejects_labels_that_do_not_break_the_agreement():
     assert checks.appendix_d1(small, near_zero, g, ok, bar("appendix_d1")).verdict == "PASS"
 
 
+def test_appendix_d1_unlearned_check_rejects_components_that_drop_alike_or_the_other_way():
+    """Fig. 17's condition: the least-learned component's labels must lower energy ~ random more
+    than the most-learned's, beyond the interval over runs (the random-label runs shared)."""
+    ok = checks.memorised([run(0, torch.ones(64, 27))])
+    g = guard([energy_profile(learned_bank(0), PCA)], PCA)
+    most = np.array([[0.60, 0.62, 0.58], [0.64, 0.61, 0.63], [0.59, 0.60, 0.62]])
+
+    def verdict(least):
+        return checks.appendix_d1_unlearned(stats.difference_sharing_columns(most, least), g, ok).verdict
+
+    assert verdict(most - 0.3) == "PASS"
+    assert verdict(most + 0.3) == "FAIL"
+    assert verdict(most[[1, 2, 0]]) == "INCONCLUSIVE"  # the same values in other runs: no difference
+
+
 def test_appendix_d2_check_rejects_a_modification_that_explains_nothing():
     ok = checks.memorised([run(0, torch.ones(64, 27))])
     g = guard([energy_profile(learned_bank(0), PCA)], PCA)
