@@ -23,16 +23,16 @@ def seed_runs(s, dataset):
     return {"true": s.seeds(s.table1_seeds, dataset=dataset)}
 
 
-def width_runs(s):
+def width_runs(s, dataset):
     return {
-        "base": s.seeds(s.seeds_true),
-        "widths": [s.spec(seed=k, first=w) for w in s.widths for k in range(s.seeds_true)],
+        "base": s.seeds(s.seeds_true, dataset=dataset),
+        "widths": [s.spec(seed=k, first=w, dataset=dataset) for w in s.widths for k in range(s.seeds_true)],
     }
 
 
-def resnet_runs(s):
-    resnets = s.seeds(s.resnet_seeds, model=s.resnet, width=s.resnet_width, steps=s.resnet_steps)
-    return {"vgg": s.seeds(s.seeds_true), "resnet": resnets}
+def resnet_runs(s, dataset):
+    resnets = s.seeds(s.resnet_seeds, model=s.resnet, width=s.resnet_width, steps=s.resnet_steps, dataset=dataset)
+    return {"vgg": s.seeds(s.seeds_true, dataset=dataset), "resnet": resnets}
 
 
 def beyond(a, b, p) -> float:
@@ -74,7 +74,7 @@ def test_seed(trained, pca, scale, dataset, record, conclude):
 
 
 @pytest.mark.claim("width", runs=width_runs)
-def test_width(trained, pca, scale, record, conclude):
+def test_width(trained, pca, scale, dataset, record, conclude):
     """Table 1 WIDTH: profiles of first layers of 32 and 128 filters vs 64 (paper 0.98)."""
     p = pca(trained["base"][0].spec)
     base = [profile(r, p) for r in trained["base"]]
@@ -86,7 +86,6 @@ def test_width(trained, pca, scale, record, conclude):
         return {w: [e for e, f in zip(profiles, firsts, strict=True) if f == w] for w in scale.widths}
 
     record(
-        dataset=scale.dataset,
         details={
             **details_of(base + widths, p, beyond(base, widths, p)),
             "judged": "each width's runs against the base width's (the lower agreement is shown)",
@@ -108,7 +107,7 @@ def test_width(trained, pca, scale, record, conclude):
             for w, es in by_width(widths).items()
         }
         every = base + widths
-        return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", scale.dataset))
+        return checks.width(pairs, guard(every, p), learned_shape(every, p, scale), bar("width", dataset))
 
     verdict = judged(base, widths)
     controls = profile_controls(judged, p, base=trained["base"], widths=trained["widths"])
@@ -151,12 +150,11 @@ def test_init(trained, pca, scale, dataset, record, conclude):
 
 
 @pytest.mark.claim("resnet", runs=resnet_runs)
-def test_resnet(trained, pca, scale, record, conclude):
-    """Table 1 VGG VS RESNET: VGG11 vs ResNet-18 (3x3 stem of 64 filters), paper 0.87."""
+def test_resnet(trained, pca, scale, dataset, record, conclude):
+    """Table 1 VGG VS RESNET: VGG11 vs ResNet-18 (3x3 stem of 64 filters), paper 0.87 on CIFAR-10."""
     p = pca(trained["vgg"][0].spec)
     vgg, res = ([profile(r, p) for r in trained[k]] for k in ("vgg", "resnet"))
     record(
-        dataset=scale.dataset,
         details=details_of(vgg + res, p, beyond(vgg, res, p)),
         figures=[
             profile_figure("profiles", "VGG11 vs ResNet-18", [band("VGG11", vgg), band("ResNet-18", res)], p.lambdas)
@@ -166,6 +164,6 @@ def test_resnet(trained, pca, scale, record, conclude):
     def judged(vgg, resnet):
         pairs = stats.between(vgg, resnet, correlation, ("VGG11", "ResNet-18"))
         every = vgg + resnet
-        return checks.resnet(pairs, guard(every, p), learned_shape(every, p, scale), bar("resnet", scale.dataset))
+        return checks.resnet(pairs, guard(every, p), learned_shape(every, p, scale), bar("resnet", dataset))
 
     conclude(judged(vgg, res), profile_controls(judged, p, vgg=trained["vgg"], resnet=trained["resnet"]))

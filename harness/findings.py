@@ -22,12 +22,12 @@ def findings(claims: list[dict]) -> list[str]:
     """One line per disagreement found in this run's rows (absent rows give no line), then the
     paper's own inconsistencies that change a measured quantity."""
     rows, out = _rows(claims), []
-    r = rows.get("resnet")
+    r = rows.get("resnet[cifar10]")
     beyond = (r or {}).get("details", {}).get("agreement beyond lambda (partial corr | lambda, log lambda)")
     if r and isinstance(r.get("measured"), (int, float)) and isinstance(beyond, (int, float)):
         out.append(
-            f"Agreement beyond lambda (`resnet`): VGG ~ ResNet is {r['measured']:.2f} raw but {beyond:.2f} once "
-            "lambda and log lambda are partialled out: much of Table 1's agreement is the shared patch spectrum."
+            f"Agreement beyond lambda (`resnet[cifar10]`): VGG ~ ResNet is {r['measured']:.2f} raw but "
+            f"{beyond:.2f} once lambda and log lambda are partialled out: much of Table 1's agreement is the shared patch spectrum."
         )
     i = rows.get("init[cifar10]")
     if i:

@@ -8,7 +8,7 @@ from harness.findings import findings
 def test_findings_quote_the_rows_numbers_and_skip_absent_rows():
     rows = [
         {
-            "id": "resnet",
+            "id": "resnet[cifar10]",
             "verdict": "PASS",
             "measured": 0.93,
             "details": {"agreement beyond lambda (partial corr | lambda, log lambda)": 0.61},
