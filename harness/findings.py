@@ -27,7 +27,8 @@ def findings(claims: list[dict]) -> list[str]:
     if r and isinstance(r.get("measured"), (int, float)) and isinstance(beyond, (int, float)):
         out.append(
             f"Agreement beyond lambda (`resnet[cifar10]`): VGG ~ ResNet is {r['measured']:.2f} raw but "
-            f"{beyond:.2f} once lambda and log lambda are partialled out: much of Table 1's agreement is the shared patch spectrum."
+            f"{beyond:.2f} once lambda and log lambda are partialled out: much of Table 1's agreement is the "
+            "shared patch spectrum."
         )
     i = rows.get("init[cifar10]")
     if i:
