@@ -281,6 +281,12 @@ def resnet(agreement: Estimate, guard_: Condition, shape: Condition, bar: float)
     return judge(guard_, shape, check("VGG ~ ResNet", agreement, ">=", bar))
 
 
+def consistency(agreements: dict, premises: list, bar: float) -> Verdict:
+    """App. B: first layers of different models or datasets agree ({pair: Estimate}), each
+    clearing the bar, with their profiles past the trivial point and shaped (``premises``)."""
+    return judge(*premises, *[check(name, e, ">=", bar) for name, e in agreements.items()])
+
+
 def random_labels(true_random: Estimate, guard_: Condition, shape: Condition, memorised_: Condition, bar: float):
     """Table 2, TRUE VS RANDOM: true ~ random clears the bar, with the random-label nets
     converged and every profile past the trivial point and shaped."""

@@ -45,15 +45,17 @@ def earliest_profiles(runs, pca: PatchPCA) -> list[np.ndarray]:
     return [profile(r, pca, step) for r in runs]
 
 
-def profile_controls(judged, pca: PatchPCA, **groups) -> dict:
+def profile_controls(judged, pca: PatchPCA | dict, **groups) -> dict:
     """``judged(**{name: profiles})`` (the claim's own check from profiles) on each control of
-    the runs in ``groups`` ({name: [runs]}): {control's name: Verdict}."""
+    the runs in ``groups`` ({name: [runs]}): {control's name: Verdict}. ``pca``: one PCA, or
+    one a group ({name: PatchPCA}) where the groups trained on different datasets."""
     every = [r for runs in groups.values() for r in runs]
+    pcas = pca if isinstance(pca, dict) else dict.fromkeys(groups, pca)
     makers = {
         "init + noise of the learned change's norm": noise_profiles,
         f"the same runs at step {earliest_step(every)}": earliest_profiles,
     }
-    return {name: judged(**{k: make(v, pca) for k, v in groups.items()}) for name, make in makers.items()}
+    return {name: judged(**{k: make(v, pcas[k]) for k, v in groups.items()}) for name, make in makers.items()}
 
 
 def formula_banks(banks, pca: PatchPCA, profile_: np.ndarray) -> list[torch.Tensor]:

@@ -277,8 +277,10 @@ class Inspection:
             curves = [series("RGB", d.rgb, style="dashed", colour="black")]
             for name, c in d.banks.items():
                 curves.append(series(name, c))
-            for name, c in d.random.items():
-                curves.append(series(f"random banks of {name}'s shape (mean)", c, style="dotted"))
+            shapes = {tuple(b.shape): d.random[b.name] for b in self.banks}  # one curve a shape
+            for shape, c in shapes.items():
+                what = f"{d.random_curves[self.banks[0].name].shape[0]} random banks {shape}, mean"
+                curves.append(series(what, c, style="dotted"))
             out.append(
                 lines("autocorrelation", "C(delta) of the responses (Fig. 6)", curves, "distance (pixels)", "C(delta)")
             )

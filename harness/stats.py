@@ -148,17 +148,17 @@ def over_runs(values, correlation: bool = False, name: str = "", noun: str = "ru
     return _make(float(x.mean()), se, n - 1, [(name, n)], v, f"t over {noun}", correlation, noun)
 
 
-def within(items, f, unit: str = "", correlation: bool = True) -> Estimate:
-    """``f`` of every pair within one group of runs: their mean (of z) with the delete-one-run
-    jackknife's standard error (the module docstring)."""
+def within(items, f, unit: str = "", correlation: bool = True, noun: str = "runs") -> Estimate:
+    """``f`` of every pair within one group of runs (``noun``: runs, models): their mean (of z)
+    with the delete-one-run jackknife's standard error (the module docstring)."""
     items = list(items)
     n = len(items)
     pairs = list(itertools.combinations(range(n), 2))
     h = _finite([f(items[i], items[j]) for i, j in pairs]) if pairs else _finite([np.nan])
-    return within_values(h, n, unit, correlation)
+    return within_values(h, n, unit, correlation, noun)
 
 
-def within_values(h, n: int, unit: str = "", correlation: bool = True) -> Estimate:
+def within_values(h, n: int, unit: str = "", correlation: bool = True, noun: str = "runs") -> Estimate:
     """As ``within``, from the pair values in ``itertools.combinations(range(n), 2)`` order."""
     x = _z(_finite(h), correlation)
     pairs = list(itertools.combinations(range(n), 2))
@@ -167,7 +167,8 @@ def within_values(h, n: int, unit: str = "", correlation: bool = True) -> Estima
     if n >= 3:
         loo = np.array([x[[k not in p for p in pairs]].mean() for k in range(n)])
         se = math.sqrt((n - 1) / n * float(((loo - loo.mean()) ** 2).sum()))
-    return _make(centre, se, n - 1, [(unit, n)], _finite(h), "jackknife over runs (pairs within a group)", correlation)
+    method = "jackknife over runs (pairs within a group)"
+    return _make(centre, se, n - 1, [(unit, n)], _finite(h), method, correlation, noun)
 
 
 def between(a, b, f, units: tuple[str, str] = ("a", "b"), correlation: bool = True) -> Estimate:

@@ -22,7 +22,7 @@ def test_every_scale_loads(name):
 
 def test_types_are_converted():
     s = load("cpu-appendix")
-    assert s.widths == (32, 128) and s.d2 == ((15, 4.0),) and isinstance(s.d2[0][1], float)
+    assert s.widths == (32, 128) and s.d2[1] == (15, 4.0) and isinstance(s.d2[0][1], float)
     assert load("cpu").d2 == () and s.seeds_extra == 3  # App. D: judged at 3 runs a group, weekly
     assert s.label_patch == (("cifar10-exact", 3), ("tiny-imagenet-10", 7))
     assert load("paper").images is None and load("paper").label_patch_images is None
