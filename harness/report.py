@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import history, scorecard
+from . import glossary, history, scorecard
 from .findings import findings
 from .scales import ScaleError, bar_reading, paper, scale
 from .sources import DIFFERS
@@ -385,7 +385,7 @@ def reason_html(c: dict) -> str:
     """A row's reason; a SKIP's exception text folded under its few words."""
     e = html.escape
     if c.get("verdict") != "SKIP":
-        return e(c.get("reason", "") or "")
+        return glossary.link_terms(e(c.get("reason", "") or ""))
     return f"<details><summary>{e(scorecard.skip_short(c))}</summary>{e(c.get('reason', '') or '')}</details>"
 
 
@@ -464,6 +464,8 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
         lines += ["", "## History", ""] + [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs[HISTORY]]
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
+    if glossary.entries():
+        lines += ["", "## Glossary", ""] + [f"- **{t}**: {d}" for t, d in glossary.entries()]
     return "\n".join(lines) + "\n"
 
 
@@ -493,7 +495,10 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
         f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1>",
     ]
-    parts_html += [f"<p><b>{e(summary(claims))}</b></p>", findings_html(claims)]
+    parts_html += [
+        f"<p><b>{e(summary(claims))}</b> <small>(terms: <a href='#glossary'>glossary</a>)</small></p>",
+        findings_html(claims),
+    ]
     meta = header(results.get("meta") or {})
     parts_html += ["<ul class='meta'>", *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta), "</ul>"]
     if results.get("findings"):
@@ -515,7 +520,7 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
             parts_html += [
                 f"<section class='claim' id='{slug(c['id'])}'>",
                 f"<h3><code>{e(c['id'])}</code> <span class='v v-{v}'>{v}</span></h3>",
-                f"<p class='statement'>{e(statement(c))}</p>",
+                f"<p class='statement'>{glossary.link_terms(e(statement(c)))}</p>",
                 f"<p>measured: {e(fmt_measured(c))}; bar: {e(fmt_threshold(c))}</p><ul>",
             ]
             parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c, machines)]
@@ -524,6 +529,11 @@ def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None 
         parts_html += ["<h2>History</h2>"] + [_img(t, p) for t, p in figs[HISTORY]]
     if results.get("notes"):
         parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{inline_html(n)}</li>" for n in results["notes"]] + ["</ul>"]
+    if glossary.entries():
+        parts_html += ["<h2 id='glossary'>Glossary</h2><dl class='glossary'>"]
+        parts_html += [
+            f"<dt id='{glossary.anchor(t)}'>{e(t)}</dt><dd>{inline_html(d)}</dd>" for t, d in glossary.entries()
+        ] + ["</dl>"]
     return "\n".join([*parts_html, "</main></body></html>"])
 
 

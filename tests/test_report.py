@@ -113,7 +113,8 @@ def test_build_writes_everything(results, tmp_path):
     for c in results["claims"]:
         assert table.count(f"<code>{html.escape(c['id'])}</code>") == 1
     assert page.count("data:image/png;base64,") == 3
-    assert "class='v v-FAIL'" in table and "guard &lt;tripped&gt;" in table
+    assert "class='v v-FAIL'" in table and "guard</a> &lt;tripped&gt;" in table
+    assert "<a class='g' href='#g-guard'>guard</a>" in table and "<dt id='g-guard'>Guard</dt>" in page  # glossary
     assert "<tripped>" not in page and "<b>|" not in page
     assert "http://" not in page and "https://" not in page  # self-contained
 
