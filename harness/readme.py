@@ -6,8 +6,12 @@ value, then each measured condition's value with its 95% interval and verdict at
 that judged it (the cpu scale first, then the weekly scales), then the converged reference's
 value. Below it, one line per report: its scale, date, CPU and how long its runs trained.
 
-``python -m harness.readme`` rewrites the table between its two markers in README.md;
-``python -m harness.readme --check`` exits 1 when they differ (tests/test_readme.py runs it).
+``reports/scales.md`` sets every scale's verdicts side by side, one row per claim row under
+its finding (the cpu scale against the weekly ones and the converged reference).
+
+``python -m harness.readme`` rewrites the table between its two markers in README.md and the
+scales page; ``python -m harness.readme --check`` exits 1 when either differs from the reports
+(tests/test_readme.py runs it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .report import fmt_measured, num
 from .scales import families
 
 ROOT = Path(__file__).resolve().parent.parent
-JUDGED = ("cpu", "cpu-datasets", "cpu-depth", "cpu-appendix")  # reports/<scale>/, the cpu scale first
+JUDGED = ("cpu", "cpu-datasets", "cpu-binary", "cpu-depth", "cpu-appendix")  # reports/<scale>/, cpu first
 REFERENCE = "converged"  # judged under earlier rules (reports/README.md): its values only
 START = "<!-- result-table: made by `python -m harness.readme` from reports/*/results.json -->"
 END = "<!-- /result-table -->"
@@ -142,6 +146,48 @@ def table(found: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def scales_page(found: dict[str, dict]) -> str:
+    """reports/scales.md: each claim row of every report, one column a scale ('value [interval]
+    VERDICT', blank where the scale does not measure it), under its finding, in the paper's order."""
+    names = [n for n in (*JUDGED, REFERENCE) if n in found]
+    every: dict[str, dict] = {}
+    by_scale: dict[str, dict] = {n: {} for n in names}
+    for n in names:
+        for c in found[n].get("claims", []):
+            every.setdefault(c["id"], c)
+            by_scale[n][c["id"]] = c
+    order = {f: i for i, f in enumerate(families())}
+    claims = sorted(every.values(), key=lambda c: (order.get(c.get("claim"), len(order)), *scorecard.within(c)))
+    lines = [
+        "# Every scale side by side",
+        "",
+        "Made by `python -m harness.readme` from `reports/*/results.json`. Each cell: the measured value",
+        "[95% interval] and the verdict at that scale; blank where the scale does not measure the row.",
+        "The weekly scales reuse the cpu scale's runs where they share them, so a row they share has one",
+        f"value. `{REFERENCE}` was judged under earlier rules (reports/README.md): its verdicts are a record.",
+        "",
+        "| finding | condition | " + " | ".join(f"[{n}]({n}/report.md)" for n in names) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    grouped: dict[str, list[dict]] = {}
+    for c in claims:
+        grouped.setdefault(c.get("title", c["id"]), []).append(c)
+    for title, rows_ in grouped.items():
+        for i, c in enumerate(rows_):
+            cells = []
+            for n in names:
+                got = by_scale[n].get(c["id"])
+                if got is None:
+                    cells.append("")
+                elif got.get("verdict") == "SKIP":
+                    cells.append("SKIP")
+                else:
+                    cells.append(f"{measured(got)} **{got.get('verdict', '')}**")
+            condition = scorecard.variant(c, len(rows_) > 1) or "—"
+            lines.append(f"| {_md(title) if i == 0 else ''} | {_md(condition)} | " + " | ".join(map(_md, cells)) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def rewrite(readme: Path, block: str) -> str:
     text = readme.read_text()
     if START not in text or END not in text:
@@ -155,17 +201,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.readme", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if README.md's table differs from the reports'")
     args = ap.parse_args(argv)
-    readme = ROOT / "README.md"
-    new = rewrite(readme, table(load(ROOT / "reports")))
+    readme, page = ROOT / "README.md", ROOT / "reports" / "scales.md"
+    found = load(ROOT / "reports")
+    new, side = rewrite(readme, table(found)), scales_page(found)
     if args.check:
-        if new != readme.read_text():
+        stale = [p.name for p, text in ((readme, new), (page, side)) if not p.exists() or p.read_text() != text]
+        if stale:
             print(
-                "README.md's result table differs from reports/*/results.json: run python -m harness.readme",
+                f"{' and '.join(stale)} differ from reports/*/results.json: run python -m harness.readme",
                 file=sys.stderr,
             )
             return 1
         return 0
     readme.write_text(new)
+    page.write_text(side)
     return 0
 
 

@@ -60,3 +60,24 @@ def test_a_readme_without_the_markers_is_one_clear_error(tmp_path):
     (tmp_path / "README.md").write_text("# x\n")
     with pytest.raises(ValueError, match="no result-table markers"):
         readme.rewrite(tmp_path / "README.md", "block")
+
+
+def test_the_scales_page_sets_each_scale_beside_the_others():
+    found = {
+        "cpu": {"claims": [claim("seed[cifar10]", "INCONCLUSIVE", 0.98, [0.94, 0.99])]},
+        "cpu-datasets": {
+            "claims": [
+                claim("seed[cifar10]", "INCONCLUSIVE", 0.98, [0.94, 0.99]),
+                claim("seed[cifar100]", "FAIL", 0.5, [0.4, 0.6]),
+            ]
+        },
+        "converged": {"claims": [claim("seed[cifar10]", "PASS", 0.994)]},
+    }
+    page = readme.scales_page(found)
+    assert (
+        "| [cpu](cpu/report.md) | [cpu-datasets](cpu-datasets/report.md) | [converged](converged/report.md) |" in page
+    )
+    (c10,) = [line for line in page.splitlines() if "| cifar10 |" in line]
+    assert c10.count("0.980 [0.940, 0.990] **INCONCLUSIVE**") == 2 and c10.endswith("| 0.994 **PASS** |")
+    (c100,) = [line for line in page.splitlines() if "| cifar100 |" in line]
+    assert c100.startswith("|  | cifar100 |  | 0.500 [0.400, 0.600] **FAIL** |")  # the finding named once
