@@ -4,7 +4,8 @@ a value or a verdict that no report holds.
 One row per finding of the paper, in the paper's order (fixtures/paper.toml): the paper's
 value, then each measured condition's value with its 95% interval and verdict at the scale
 that judged it (the cpu scale first, then the weekly scales), then the converged reference's
-value. Below it, one line per report: its scale, date, CPU and how long its runs trained.
+value. reports/scales.md says how each report was made: its scale, date, CPU and how long its
+runs trained.
 
 ``reports/scales.md`` sets every scale's verdicts side by side, one row per claim row under
 its finding (the cpu scale against the weekly ones and the converged reference).
@@ -142,7 +143,11 @@ def table(found: dict[str, dict]) -> str:
             "",
             "Not measured, no local copy: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in gone.items()) + ".",
         ]
-    lines += ["", *(made_by(name, found[name]) for name in (*JUDGED, REFERENCE) if name in found), END]
+    lines += [
+        "",
+        "How each report was made (date, CPU, training time, command): [reports/scales.md](reports/scales.md).",
+        END,
+    ]
     return "\n".join(lines)
 
 
@@ -165,6 +170,8 @@ def scales_page(found: dict[str, dict]) -> str:
         "[95% interval] and the verdict at that scale; blank where the scale does not measure the row.",
         "The weekly scales reuse the cpu scale's runs where they share them, so a row they share has one",
         f"value. `{REFERENCE}` was judged under earlier rules (reports/README.md): its verdicts are a record.",
+        "",
+        *(made_by(n, found[n]).replace("](reports/", "](") for n in names),
         "",
         "| finding | condition | " + " | ".join(f"[{n}]({n}/report.md)" for n in names) + " |",
         "| --- | --- | " + " | ".join("---" for _ in names) + " |",

@@ -53,7 +53,7 @@ def test_each_row_comes_from_the_first_report_that_measured_it_with_its_scale_na
     )
     assert "paper 0.97)" in row and row.endswith("| 0.994 |") and "0.500" not in row
     assert "Not measured, no local copy: celeba (seed[celeba])." in block
-    assert "- [cpu](reports/cpu/report.md): 2026-12-05, AMD EPYC, 2 cores, cold in 0:01:00" in block
+    assert "- [cpu](cpu/report.md): 2026-12-05, AMD EPYC, 2 cores, cold in 0:01:00" in readme.scales_page(found)
 
 
 def test_a_readme_without_the_markers_is_one_clear_error(tmp_path):
