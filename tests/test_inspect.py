@@ -226,3 +226,20 @@ def test_the_command_is_installed_and_explains_itself():
     assert out.returncode == 0
     for option in ("--data", "--normalise", "--init", "--pca-images", "--json", "--no-download", "torchvision:NAME"):
         assert option in out.stdout
+
+
+def test_a_folder_of_images_and_json_on_stdout(tmp_path, data_root, capsys):
+    """--data may be a plain folder of images of one size; --json prints the result itself."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, f in enumerate(sorted((data_root / "smooth" / "train" / "a").glob("*.png"))[:20]):
+        (flat / f"{i}.png").write_bytes(f.read_bytes())
+    np.save(tmp_path / "a.npy", random_bank(8, 3).numpy())
+    args = ["inspect", str(tmp_path / "a.npy"), "--data", str(flat), "--json", "--no-figures", "--random-banks", "3"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["data"]["images"] == 20 and got["data"]["source"].startswith(str(flat))
+    (flat / "odd.png").write_bytes((data_root / "smooth" / "train" / "a" / "0.png").read_bytes())
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(flat / "small.png")
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert "images of 2 sizes" in capsys.readouterr().err
