@@ -5,8 +5,9 @@ raises ``SourceError`` with one line that says what was expected.
 
 Source strings:
 
-- ``PATH.pt`` / ``PATH.pth``: a state dict (also nested under ``state_dict``, ``model``,
-  ``model_state_dict`` or ``net``), or a whole ``nn.Module``; the first convolution that reads
+- ``PATH.pt`` / ``PATH.pth`` (``.ckpt``, ``.bin``): a state dict (also nested under ``state_dict``,
+  ``model``, ``model_state_dict`` or ``net``), or, with ``trust_pickle``, a whole ``nn.Module``
+  (unpickling runs the file's code); the first convolution that reads
   the image is the first 4-D weight whose input channels are the image's;
 - ``PATH.npy``: an array (out, in, k, k); ``PATH.npz``: its one 4-D array, or ``weight``
   (and ``init``, W_init, when present);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,14 +91,16 @@ def module_first_conv(model: nn.Module, channels: int = 3) -> tuple[str, torch.T
     raise SourceError(f"the model has no Conv2d reading {channels} channels")
 
 
-def _checkpoint(path: Path, channels: int) -> Bank:
+def _checkpoint(path: Path, channels: int, trust_pickle: bool = False) -> Bank:
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a pickled nn.Module needs the full unpickler (the user's own file)
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise SourceError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        blob = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError:  # torch's weights-only loader refuses pickled code (a whole nn.Module)
+        raise SourceError(
+            f"{path}: holds pickled objects (a whole nn.Module?): pass --trust-pickle to unpickle it, which runs "
+            "the file's code (only for files you trust), or save its state_dict()"
+        ) from None
+    except Exception as exc:
+        raise SourceError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     if isinstance(blob, nn.Module):
         key, w = module_first_conv(blob, channels)
         return _as_bank(w, path.name, f"{path} (module, {key})", channels=channels)
@@ -139,8 +143,9 @@ def _torchvision(spec: str, download: bool, channels: int) -> Bank:
     except ValueError:
         raise SourceError(f"torchvision has no model '{name}' (torchvision.models.list_models() lists them)") from None
     if which.lower() == "none":
-        torch.manual_seed(0)
-        model = torchvision.models.get_model(name, weights=None)
+        with torch.random.fork_rng():  # a seeded init that leaves the caller's generator alone
+            torch.manual_seed(0)
+            model = torchvision.models.get_model(name, weights=None)
         _, w = module_first_conv(model, channels)
         return _as_bank(w, f"torchvision:{name}:none", f"torchvision {name}, random init (seed 0)", channels=channels)
     try:
@@ -153,7 +158,8 @@ def _torchvision(spec: str, download: bool, channels: int) -> Bank:
         w = torchvision_first_layer(name, download=download, weights=weights)
     except DatasetNotFound as exc:
         raise SourceError(str(exc)) from None
-    return _as_bank(w, f"torchvision:{name}", f"torchvision {name} {weights}", channels=channels)
+    label = f"torchvision:{name}" + (f":{which}" if which else "")
+    return _as_bank(w, label, f"torchvision {name} {weights}", channels=channels)
 
 
 def _timm(name: str, download: bool, channels: int) -> Bank:
@@ -188,6 +194,8 @@ def _run(spec: str, cache: Path, channels: int) -> Bank:
     """A trajectory of the run cache: ``KEY`` or ``FIELD=VALUE,...`` (e.g.
     ``labels=random,seed=1``), ``@STEP`` for a saved step."""
     what, _, step = spec.partition("@")
+    if step and not step.isdigit():
+        raise SourceError(f"run:{spec}: the step after @ is a number of steps, e.g. run:KEY@3000")
     runs = cache / "runs"
     if not runs.is_dir():
         raise SourceError(f"run:{spec}: no run cache at {cache} (pass --run-cache)")
@@ -196,13 +204,14 @@ def _run(spec: str, cache: Path, channels: int) -> Bank:
         for item in what.split(","):
             k, _, v = item.partition("=")
             want[k.strip()] = v.strip()
-        found = []
-        for d in sorted(p for p in runs.iterdir() if (p / "spec.json").exists()):
-            s = json.loads((d / "spec.json").read_text())
-            if all(str(s.get(k)) == v for k, v in want.items()):
-                found.append(d)
+        done = [p for p in sorted(runs.iterdir()) if "." not in p.name and (p / "trajectory.pt").exists()]
+        specs = {d: json.loads((d / "spec.json").read_text()) for d in done if (d / "spec.json").exists()}
+        unknown = sorted(set(want) - {k for spec_ in specs.values() for k in spec_})
+        if unknown:
+            raise SourceError(f"run:{what}: no run spec has the field(s) {unknown}")
+        found = [d for d, spec_ in specs.items() if all(_same(spec_.get(k), v) for k, v in want.items())]
         if len(found) != 1:
-            raise SourceError(f"run:{what}: {len(found)} runs in {runs} match; give more fields, or the key")
+            raise SourceError(f"run:{what}: {len(found)} trained runs in {runs} match; give more fields, or the key")
         path = found[0]
     else:
         path = runs / what
@@ -217,15 +226,40 @@ def _run(spec: str, cache: Path, channels: int) -> Bank:
     label = (
         f"{spec_json.get('model')} {spec_json.get('dataset')} {spec_json.get('labels')} seed={spec_json.get('seed')}"
     )
-    init = weights[0] if at != 0 else None  # at step 0 the layer is W_init itself
+    init = None if torch.equal(weights[at], weights[0]) else weights[0]  # step 0, or a frozen layer: W itself
     return _as_bank(weights[at], f"run:{path.name}@{at}", f"run cache {path} ({label}, step {at})", init, channels)
 
 
+def _same(value, text: str) -> bool:
+    """A spec field's value against its text in a ``run:`` source (``.25`` = 0.25, ``true`` =
+    True, ``none`` = None)."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("none", "null"):
+        return value is None
+    if low in ("true", "false"):
+        return value is (low == "true")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(value) == float(t)
+        except ValueError:
+            return False
+    return str(value) == t
+
+
 def load_bank(
-    source: str, *, data_root=None, run_cache=None, download: bool = True, init=None, channels: int = 3
+    source: str,
+    *,
+    data_root=None,
+    run_cache=None,
+    download: bool = True,
+    init=None,
+    channels: int = 3,
+    trust_pickle: bool = False,
 ) -> Bank:
     """The first layer named by ``source`` (see the module docstring); ``init``: a source of
-    W_init for a bank that does not carry its own."""
+    W_init for a bank that does not carry its own; ``trust_pickle``: unpickle checkpoints that
+    hold objects (a whole ``nn.Module``), which runs their code."""
     kind, sep, rest = source.partition(":")
     if sep and kind == "torchvision":
         bank = _torchvision(rest, download, channels)
@@ -247,12 +281,12 @@ def load_bank(
             )
         suffix = path.suffix.lower()
         if suffix in (".pt", ".pth", ".ckpt", ".bin"):
-            bank = _checkpoint(path, channels)
+            bank = _checkpoint(path, channels, trust_pickle)
         elif suffix in (".npy", ".npz"):
             bank = _array(path, channels)
         else:
-            raise SourceError(f"{source}: unknown file type '{suffix}': expected .pt, .pth, .npy or .npz")
-    if init is not None:
+            raise SourceError(f"{source}: unknown file type '{suffix}': expected .pt, .pth, .ckpt, .bin, .npy or .npz")
+    if init is not None and bank.init is None:
         w0 = load_bank(init, data_root=data_root, run_cache=run_cache, download=download, channels=channels)
         if w0.shape != bank.shape:
             raise SourceError(f"{source}: its init {init} has shape {w0.shape}, the bank {bank.shape}")

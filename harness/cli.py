@@ -23,8 +23,8 @@ from .sources import DatasetNotFound, Datasets, default_root
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 EPILOG = """sources:
-  PATH.pt, PATH.pth       a state dict (or one nested under state_dict/model) or a whole nn.Module:
-                          its first convolution that reads the image's channels
+  PATH.pt, PATH.pth       a state dict (or one nested under state_dict/model), or a whole nn.Module
+                          with --trust-pickle: its first convolution that reads the image's channels
   PATH.npy, PATH.npz      an array (out, in, k, k); .npz: its one 4-D array, or 'weight' (+ 'init')
   torchvision:NAME[:W]    torchvision's model NAME with weights W (default DEFAULT; 'none': random init)
   timm:NAME               a timm model with pretrained weights (needs timm installed)
@@ -34,6 +34,22 @@ EPILOG = """sources:
 example:
   firstlayer inspect torchvision:resnet18 --data tiny-imagenet-10 --normalise imagenet
 """
+
+
+def count(text: str) -> int:
+    """A positive number of images, banks or pixels."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def count0(text: str) -> int:
+    """As ``count``, 0 allowed (0: skip)."""
+    return 0 if text.strip() == "0" else count(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
         "ImageFolder tree (DIR/train/<class>/...) or a folder of images (default: cifar10)",
     )
     p.add_argument("--split", default="train", choices=["train", "test"], help="the dataset's split (default: train)")
-    p.add_argument("--images", type=int, default=None, help="a seeded subset of this many images (default: all)")
+    p.add_argument("--images", type=count, default=None, help="a seeded subset of this many images (default: all)")
     p.add_argument(
         "--normalise",
         default="dataset",
@@ -65,14 +81,17 @@ def parser() -> argparse.ArgumentParser:
         "profile's shape and the authors' t range depend on it",
     )
     p.add_argument(
-        "--pca-images", type=int, default=None, help="images of the patch PCA (default: all for 3x3, 1,000 for larger)"
+        "--pca-images",
+        type=count,
+        default=None,
+        help="images of the patch PCA (default: all for 3x3, 1,000 for larger)",
     )
     p.add_argument(
         "--pca-stride", type=int, default=None, help="patch stride of the PCA (default: 1 for 3x3, 2 for larger)"
     )
     p.add_argument("--init", default=None, help="a source of W_init: profiles W - W_init, as the authors' code does")
     p.add_argument(
-        "--whitening-images", type=int, default=500, help="images of C(delta) (default: 500; 0: skip C(delta))"
+        "--whitening-images", type=count0, default=500, help="images of C(delta) (default: 500; 0: skip C(delta))"
     )
     p.add_argument(
         "--random-banks", type=int, default=100, help="random banks of each shape for C(delta) (default: 100)"
@@ -84,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
         "--run-cache", default=None, help="the suite's run cache, for run: sources (default: ./.firstlayer-cache)"
     )
     p.add_argument("--no-download", action="store_true", help="never download weights or data")
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="unpickle checkpoints that hold objects (a whole nn.Module): runs the file's code; only for "
+        "files you trust",
+    )
     p.add_argument(
         "--out",
         default="firstlayer-inspect",
@@ -126,7 +151,14 @@ def run_inspect(args) -> int:
         print(f"firstlayer inspect: {msg}", file=sys.stderr, flush=True)
 
     banks = [
-        load_bank(s, data_root=root, run_cache=args.run_cache, download=not args.no_download, init=args.init)
+        load_bank(
+            s,
+            data_root=root,
+            run_cache=args.run_cache,
+            download=not args.no_download,
+            init=args.init,
+            trust_pickle=args.trust_pickle,
+        )
         for s in args.sources
     ]
     names = [b.name for b in banks]
@@ -156,15 +188,19 @@ def run_inspect(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    if args.command == "report":
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:  # every option is the report's own
         from .report import main as report
 
-        return report(args.args)
+        return report(argv[1:])
+    args = parser().parse_args(argv)
     try:
         return run_inspect(args)
     except (SourceError, InspectError, DatasetNotFound) as exc:
         print(f"firstlayer inspect: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # an unreadable image or file: still one line
+        print(f"firstlayer inspect: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 2
 
 

@@ -58,8 +58,8 @@ def link_terms(escaped: str) -> str:
     seen: set[str] = set()
 
     def link(m: re.Match) -> str:
-        target = words[m.group(1).lower()]
-        if target in seen:
+        target = words.get(m.group(1).lower())
+        if target is None or target in seen:
             return m.group(0)
         seen.add(target)
         return f"<a class='g' href='#{target}'>{m.group(0)}</a>"

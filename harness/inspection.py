@@ -60,7 +60,12 @@ def normalisation(how: str, pixels: torch.Tensor) -> tuple[str, tuple]:
             raise InspectError(
                 f"--normalise {how!r}: expected dataset, {', '.join(NORMALISATIONS)} or 'm,m,m/s,s,s'"
             ) from None
-        if mean.shape != (pixels.shape[1],) or std.shape != mean.shape or bool((std <= 0).any()):
+        if (
+            mean.shape != (pixels.shape[1],)
+            or std.shape != mean.shape
+            or not bool(torch.isfinite(mean).all() and torch.isfinite(std).all())
+            or bool((std <= 0).any())
+        ):
             raise InspectError(f"--normalise {how!r}: give {pixels.shape[1]} means and {pixels.shape[1]} positive stds")
         stats, text = (mean, std), "mean and std as given"
     mean, std = stats
@@ -308,10 +313,17 @@ def inspect(
     say = progress or (lambda msg: None)
     if not banks:
         raise InspectError("no first layer to inspect")
+    if random_seeds < 1 and whitening_images > 0:
+        raise InspectError("--random-banks must be at least 1 (C(delta) compares with random banks)")
     pixels = images.pixels
     if pixels.dtype != torch.uint8 or pixels.ndim != 4:
         raise InspectError("images: expected uint8 pixels (N, C, H, W)")
     text, stats = normalisation(normalise_as, pixels)
+    if whitening_images > 0 and min(pixels.shape[2:]) - max(b.kernel for b in banks) < SHIFT:
+        raise InspectError(
+            f"C(delta) to {SHIFT} pixels needs images at least {SHIFT} pixels wider than the filters "
+            f"(these are {tuple(pixels.shape[2:])}); pass --whitening-images 0 to skip it"
+        )
     pcas, described = {}, {}
     for b in banks:
         if b.weights.shape[1] != pixels.shape[1]:
@@ -325,16 +337,18 @@ def inspect(
             say(f"{b.kernel}x{b.kernel} patch PCA of {min(n or len(pixels), len(pixels)):,} images at stride {stride}")
             pcas[b.kernel] = pca_for(pixels, b.kernel, stats, pca_images, pca_stride)
             described[str(b.kernel)] = f"{min(n or len(pixels), len(pixels)):,} images at stride {stride}"
+    analyses = []
     for b in banks:
         if b.init is not None and torch.equal(b.weights, b.init):
             raise InspectError(f"{b.name}: W equals its W_init (the layer did not move); inspect it without an init")
-    analyses = [analyse(b.weights, pcas[b.kernel], b.init) for b in banks]
+        try:
+            analyses.append(analyse(b.weights, pcas[b.kernel], b.init))
+        except ValueError as exc:  # a bank with no energy, or a flat profile
+            raise InspectError(f"{b.name}: {exc}") from None
     decor = None
     if whitening_images > 0:
         few = subset(images, whitening_images, seed=1).pixels
         x, _ = normalise(few, stats)
-        if min(x.shape[2:]) - max(b.kernel for b in banks) <= SHIFT:
-            raise InspectError(f"C(delta) to {SHIFT} pixels needs images larger than {tuple(x.shape[2:])}")
         say(f"C(delta) of {len(x):,} images: the layers, RGB and {random_seeds} random banks of each shape")
         decor = decorrelation(x, {b.name: b.weights for b in banks}, random_seeds)
     pairwise = [

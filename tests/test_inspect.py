@@ -109,7 +109,7 @@ def test_a_resnet18_checkpoint_gets_a_7x7_pca(tmp_path, data_root):
         tmp_path / "whole.pth",
         tmp_path / "state.pt",
         "torchvision:resnet18:none",
-        extra=["--no-figures", "--whitening-images", "0"],
+        extra=["--no-figures", "--whitening-images", "0", "--trust-pickle"],
     )
     assert [b["shape"] for b in got["banks"]] == [[64, 3, 7, 7]] * 3
     assert len(got["pca"]["7"]["lambdas"]) == 147 and "stride 2" in got["pca"]["7"]["images"]
@@ -185,6 +185,9 @@ def test_the_mobilenet_stand_ins_reproduce_the_app_c_row(tmp_path):
         ("torchvision:nosuchnet", "torchvision has no model 'nosuchnet'"),
         ("torchvision:resnet18:V9", "resnet18 has no weights 'V9'"),
         ("run:0123456789abcdef", "no run cache at"),
+        ("run:0123456789abcdef@last", "the step after @ is a number"),
+        ("whole.pth", "pass --trust-pickle"),
+        ("zeros.npy", "has no energy"),
     ],
 )
 def test_a_bad_source_is_one_line(tmp_path, data_root, capsys, monkeypatch, source, says):
@@ -192,6 +195,8 @@ def test_a_bad_source_is_one_line(tmp_path, data_root, capsys, monkeypatch, sour
     (tmp_path / "notes.txt").write_text("hello")
     np.save(tmp_path / "flat.npy", np.zeros((4, 27)))
     np.save(tmp_path / "grey.npy", np.ones((4, 1, 3, 3)))
+    np.save(tmp_path / "zeros.npy", np.zeros((4, 3, 3, 3)))
+    torch.save(torch.nn.Conv2d(3, 4, 3), tmp_path / "whole.pth")
     rc = main(["inspect", source, "--data", "smooth", "--data-root", str(data_root)])
     err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert rc == 2 and len(err) == 1 and err[0].startswith("firstlayer inspect: error: ") and says in err[0]
@@ -201,6 +206,7 @@ def test_bad_data_and_normalisation_are_one_line(tmp_path, data_root, capsys):
     np.save(tmp_path / "a.npy", random_bank(8, 3).numpy())
     cases = (
         (["--data", "nosuchdata"], "dataset 'nosuchdata'"),
+        (["--normalise", "nan,0,0/1,1,1"], "--normalise"),
         (["--normalise", "bright"], "--normalise"),
         (["--init", str(tmp_path / "a.npy")], "W equals its W_init"),
     )
@@ -243,3 +249,26 @@ def test_a_folder_of_images_and_json_on_stdout(tmp_path, data_root, capsys):
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(flat / "small.png")
     assert main([*args, "--out", str(tmp_path / "out")]) == 2
     assert "images of 2 sizes" in capsys.readouterr().err
+
+
+def test_report_passes_its_options_through(tmp_path, capsys):
+    """``firstlayer report --check R`` is ``python -m harness.report --check R``."""
+    (tmp_path / "r.json").write_text(json.dumps({"meta": {}, "claims": []}))
+    assert main(["report", "--check", str(tmp_path / "r.json")]) == 1
+    assert "no claims" in capsys.readouterr().out
+
+
+def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root):
+    """A run whose layer never moved is profiled as W; --init never replaces a run's own W_init."""
+    cache = RunCache(tmp_path / "cache", Datasets(data_root, tmp_path / "cache"), progress=False)
+    spec = RunSpec(dataset="smooth", images=None, width=1 / 16, first=8, steps=20, batch=16, eval_images=16)
+    frozen = cache.get(RunSpec(**{**spec.to_json(), "frozen": True}))
+    run = cache.get(spec)
+    np.save(tmp_path / "other.npy", random_bank(8, 3, seed=9).numpy())
+    common = ["--no-figures", "--whitening-images", "0", "--run-cache", str(tmp_path / "cache")]
+    assert inspect(tmp_path, data_root, "run:frozen=true", extra=common)["banks"][0]["profile_of"] == "W"
+    assert torch.equal(frozen.final, frozen.init)
+    got = inspect(tmp_path, data_root, f"run:{spec.key}", extra=[*common, "--init", str(tmp_path / "other.npy")])
+    x = pixels(data_root)
+    expect = energy_profile(run.final, pca_for(x, 3, normalise(x)[1]), init=run.init)
+    np.testing.assert_allclose(got["banks"][0]["energy_profile_moved"], expect, rtol=1e-6)
