@@ -55,6 +55,26 @@ def findings(claims: list[dict]) -> list[str]:
             "explains about half of the gap; Gaussian banks (0.18 ± 0.16) and clipping fits at 0 (0.22) "
             "do not explain the rest (docs/method.md)."
         )
+    short = [c for c in rows.values() if c.get("claim") == "formula" and c.get("verdict") == "FAIL"]
+    if short:
+        each = [
+            f"{c['id'].partition('[')[2].rstrip(']')} {c['measured']:.3f}"
+            + (f" [{c['interval'][0]:.3f}, {c['interval'][1]:.3f}]" if c.get("interval") else "")
+            + f" against {c.get('paper')}"
+            for c in short
+            if isinstance(c.get("measured"), (int, float))
+        ]
+        pairs = any("-" in c["id"] for c in short)  # a binary pair's row: formula[car-truck]
+        out.append(
+            "Eq. 3 fits below Table 3's rows (`formula`): "
+            + "; ".join(each)
+            + (
+                ". A binary pair trains on the scale's subset of its two classes (~2,000 images at the cpu "
+                "scale's sizes; the paper's pairs have 10,000)."
+                if pairs
+                else "."
+            )
+        )
     c = rows.get("jpeg_copy_spectrum")
     if c:
         d = c.get("details", {})
