@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness import checks, stats
-from harness.figures import band, lines
+from harness.figures import band, lines, series
 from harness.plugin import SCALE
 from harness.scales import paper
 
@@ -17,8 +17,12 @@ pytestmark = [pytest.mark.slow]
 
 
 def pytest_generate_tests(metafunc):
+    s = metafunc.config.stash[SCALE]
     if "model" in metafunc.fixturenames:
-        metafunc.parametrize("model", metafunc.config.stash[SCALE].frozen_models)
+        metafunc.parametrize("model", s.frozen_models)
+    if "depths" in metafunc.fixturenames:  # the trend over depth needs two depths at least
+        across = [tuple(s.frozen_models)] if len(s.frozen_models) >= 2 else []
+        metafunc.parametrize("depths", across, ids=["-".join(d) for d in across])
 
 
 DEPTH = {"vgg11": "the shallow case (Fig. 2: 'for deep networks')", "vgg13": "deep", "vgg16": "deep", "vgg19": "deep"}
@@ -112,3 +116,73 @@ def test_frozen_validation(trained, model, record, conclude):
     verdict = judged("test")
     control = {"the learned nets read on their training images (no generalisation gap)": judged("train")}
     conclude(verdict, control, main=verdict.conditions[0])
+
+
+def depth_runs(s, depths):
+    return {
+        f"{kind} {m}": s.seeds(s.frozen_seeds, model=m, frozen=kind == "frozen")
+        for m in depths
+        for kind in ("learned", "frozen")
+    }
+
+
+def late_gaps(learned, frozen, late, lag: float = 1.0) -> np.ndarray:
+    """Per seed pair: frozen - learned train accuracy averaged over the compared steps."""
+    _, a = curves(learned, "train_acc")
+    _, b = curves(frozen, "train_acc", lag)
+    return (b - a)[:, late].mean(1)
+
+
+@pytest.mark.claim("frozen_depth", runs=depth_runs)
+def test_frozen_depth(trained, depths, record, conclude):
+    """Fig. 2 / App. F: "for deep networks the performance is the same", i.e. what freezing the
+    first layer costs shrinks with depth: the frozen - learned train accuracy gap of the deepest
+    VGG is above the shallowest's (a difference of two groups of seeds, Welch)."""
+    cfg = paper("frozen")
+    learned = {m: trained[f"learned {m}"] for m in depths}
+    frozen = {m: trained[f"frozen {m}"] for m in depths}
+    steps, _ = curves(learned[depths[0]], "train_acc")
+    late = np.asarray(steps) > cfg["compare_from"] * steps[-1]
+    gaps = {m: late_gaps(learned[m], frozen[m], late) for m in depths}
+    along = {}
+    for m in depths:
+        _, a = curves(learned[m], "train_acc")
+        _, b = curves(frozen[m], "train_acc")
+        along[m] = b - a
+    number = [int("".join(ch for ch in m if ch.isdigit()) or i) for i, m in enumerate(depths)]
+    record(
+        dataset=learned[depths[0]][0].spec.dataset,
+        details={f"{m} gap, each seed": gaps[m].round(4).tolist() for m in depths},
+        figures=[
+            lines(
+                "gap-along-training",
+                "Frozen - learned train accuracy along training, by depth (Fig. 2)",
+                [band(m.upper(), along[m], x=steps) for m in depths],
+                xlabel="step",
+                ylabel="frozen - learned train accuracy",
+            ),
+            lines(
+                "gap-by-depth",
+                "What freezing the first layer costs, by depth (second half of training)",
+                [
+                    series(
+                        "frozen - learned train accuracy (mean ± sd over seeds)",
+                        [gaps[m].mean() for m in depths],
+                        x=number,
+                        sd=[gaps[m].std() for m in depths],
+                    )
+                ],
+                xlabel="VGG depth (layers)",
+                ylabel="frozen - learned train accuracy",
+            ),
+        ],
+    )
+    shallow, deep = depths[0], depths[-1]
+
+    def judged(deep_gaps):
+        h = np.subtract.outer(deep_gaps, gaps[shallow])  # deep seed i - shallow seed j: Welch over the two groups
+        closes = stats.between_values(h, (deep, shallow), correlation=False)
+        return checks.frozen_depth(closes)
+
+    handicapped = late_gaps(learned[deep], frozen[deep], late, lag=0.5)
+    conclude(judged(gaps[deep]), {f"{deep}'s frozen nets read half as far into training": judged(handicapped)})

@@ -321,6 +321,12 @@ def frozen(gaps_acc: Estimate, ratios_loss: Estimate, max_drop: float, max_ratio
     )
 
 
+def frozen_depth(closes: Estimate) -> Verdict:
+    """Fig. 2: the cost of a frozen first layer shrinks with depth: the deepest VGG's frozen -
+    learned accuracy gap minus the shallowest's is above 0."""
+    return judge(check("accuracy gap, deepest - shallowest", closes, ">", 0.0))
+
+
 def label_patch(corr: np.ndarray, max_abs: float) -> Verdict:
     """Fig. 5 / Def. A.4: "for all classes, correlation with the labels is close to 0 for all
     components" (Sec. 5): every |corr(one-vs-all label, mean PCA coefficient)| over (class,
