@@ -290,6 +290,17 @@ def test_frozen_check_rejects_a_worse_frozen_net():
     ).passed
 
 
+def test_frozen_depth_check_needs_the_deep_gap_above_the_shallow_one():
+    shallow = np.array([-0.05, -0.06, -0.04, -0.05])
+
+    def verdict(deep):
+        return checks.frozen_depth(stats.between_values(np.subtract.outer(deep, shallow), correlation=False)).verdict
+
+    assert verdict(shallow + 0.04) == "PASS"
+    assert verdict(shallow - 0.04) == "FAIL"
+    assert verdict(shallow[::-1]) == "INCONCLUSIVE"  # the same gaps: nothing closes
+
+
 def test_frozen_validation_check_rejects_a_frozen_net_worse_on_held_out_images():
     cfg = paper("frozen_validation")
     R = stats.over_runs
