@@ -8,6 +8,7 @@ import datetime
 import json
 import platform
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -147,7 +148,7 @@ class ReportPlugin:
             "data": sorted({r.get("data_source") for r in claims if r.get("data_source")}),
             "order": families(),
             "wall_s": round(time.time() - self.t0, 1),
-            "command": "pytest " + " ".join(self.config.invocation_params.args),
+            "command": "pytest " + shlex.join(str(a) for a in self.config.invocation_params.args),
         }
 
     def clean(self, row: dict) -> dict:
