@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import scorecard
-from .report import fmt_measured, num
+from .report import failed_on, fmt_measured, num
 from .scales import families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,8 @@ def cell(f: dict) -> str:
             continue
         text = (f"{c['variant']}: " if c["variant"] else "") + f"{measured(c)} **{c['verdict']}**"
         extra = [c["scale"]] if c["scale"] != "cpu" else []
+        if failed_on(c):
+            extra.append(f"fails on {failed_on(c)}")
         if c.get("paper") != lead:
             extra.append(f"paper {c.get('paper')}")
         out.append(text + (f" ({'; '.join(extra)})" if extra else ""))

@@ -125,6 +125,22 @@ def fmt_measured(c: dict) -> str:
     return text
 
 
+def failed_on(c: dict) -> str:
+    """For a FAIL whose shown value is not what failed: the failing conditions' names ('max corr
+    with lambda (guard)'), else ''."""
+    if c.get("verdict") != "FAIL" or c.get("measured") is None:
+        return ""
+    shown = num(c["measured"])
+    failed = [
+        t.removeprefix("FAIL: ")
+        for t in c.get("conditions") or []
+        if t.startswith("FAIL: ") and not t.endswith("(premise)")  # an unmet premise alone is INCONCLUSIVE
+    ]
+    if not failed or any(shown in t for t in failed):
+        return ""
+    return "; ".join(re.split(r" -?\d", t, maxsplit=1)[0] for t in failed)
+
+
 def fmt_threshold(c: dict) -> str:
     return c.get("threshold") or {"SKIP": "—", "ERROR": "—"}.get(c.get("verdict"), "(no bar: reported only)")
 
@@ -410,9 +426,11 @@ def findings_html(claims: list[dict]) -> str:
                     f"<td rowspan='{span}' class='claim'><a href='#{slug(f['rows'][0]['id'])}'>{e(f['title'])}</a></td>"
                     f"<td rowspan='{span}'>{e(f['part'])}</td>"
                 )
+            why = failed_on(c)
+            why = f" <small>(fails on {e(why)})</small>" if why else ""
             rows.append(
                 f"<tr>{head}<td>{e(c['variant'])}</td><td class='paper'>{e(str(c.get('paper', '')))}</td>"
-                f"<td>{measured_html(c)}</td><td class='v'><span class='v v-{v}'>{v}</span></td></tr>"
+                f"<td>{measured_html(c)}{why}</td><td class='v'><span class='v v-{v}'>{v}</span></td></tr>"
             )
     skipped = "".join(f"<p class='missing'>{inline_html(line)}</p>" for line in missing_lines(claims))
     return (

@@ -351,3 +351,18 @@ def test_header_says_how_the_runs_read_were_trained():
     assert runs.startswith("0 trained by this run (0:00:00), 2 read from the run cache: warm")
     assert "had trained 1:02:03 at 480-1,020 images/s a worker on AMD EPYC, 2 cores" in runs
     assert "had trained" not in dict(report.header({"runs": {"trained": 2, "read": 0, "train_s": 5}}))["runs"]
+
+
+def test_a_fail_names_what_failed_when_its_shown_value_did_not():
+    row = {
+        "verdict": "FAIL",
+        "measured": 0.036,
+        "conditions": [
+            "FAIL: lowest train accuracy at the judged step 0.947 >= 0.99 (premise)",
+            "FAIL: max corr with lambda (guard) 0.957 <= 0.775",
+            "INCONCLUSIVE: energy ~ random: most - least 0.036 [-0.008, 0.080] (3 runs) > 0",
+        ],
+    }
+    assert report.failed_on(row) == "max corr with lambda (guard)"  # the premise is not named
+    shown = {**row, "conditions": ["FAIL: formula fit 0.861 [0.839, 0.880] (3 seeds) >= 0.91"], "measured": 0.861}
+    assert report.failed_on(shown) == "" and report.failed_on({**row, "verdict": "PASS"}) == ""
