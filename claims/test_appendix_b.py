@@ -23,9 +23,8 @@ import pytest
 from harness import checks, stats
 from harness.checks import guard, learned_shape, profile, random_profiles, shaped
 from harness.controls import profile_controls, random_like
-from harness.data import normalise
 from harness.figures import band, profile_figure, series
-from harness.inspection import analyse, pca_for
+from harness.inspection import analyse
 from harness.plugin import SCALE
 from harness.scales import bar
 from harness.spectra import correlation
@@ -84,29 +83,12 @@ def test_resnet_across_datasets(trained, pca, scale, across, record, conclude):
     conclude(verdict, controls, main=min(verdict.conditions[2 * len(across) :], key=lambda c: c.estimate.value))
 
 
-@pytest.fixture(scope="module")
-def imagenet(datasets, scale):
-    """tiny-imagenet-10's patch PCA by kernel size (``pca_for``, as ``firstlayer inspect`` builds
-    it; larger kernels sampled as the scale says)."""
-    train = datasets.split("tiny-imagenet-10")
-    _, norm = normalise(train.pixels)
-    memo = {}
-
-    def get(size):
-        if size not in memo:
-            few, stride = (None, 1) if size == 3 else (scale.large_patch_images, scale.large_patch_stride)
-            memo[size] = pca_for(train.pixels, size, norm, few, stride)
-        return memo[size]
-
-    return get, train.source
-
-
 @pytest.mark.claim("consistency_imagenet")
 @pytest.mark.parametrize("models", ["torchvision-7x7", "pretrained-3x3"])
-def test_imagenet_models_agree(imagenet, datasets, scale, models, record, conclude):
+def test_imagenet_models_agree(imagenet_pca, datasets, scale, models, record, conclude):
     """Fig. 10 / 11: ImageNet-trained first layers of different models agree with each other
     (pairs within the models, over models) and their profiles are shaped, unlike random banks."""
-    pcas, source = imagenet
+    pcas, source = imagenet_pca
     if models == "torchvision-7x7":
         banks = {name: datasets.torchvision_first_layer(name) for name in IMAGENET_7X7}
         where = "torchvision ImageNet weights"
@@ -130,6 +112,7 @@ def test_imagenet_models_agree(imagenet, datasets, scale, models, record, conclu
                 f"ImageNet first layers ({models}, Fig. 10 / 11)",
                 [series(name, a.profile) for name, a in found.items()],
                 p.lambdas,
+                p.size,
             )
         ],
     )

@@ -17,28 +17,10 @@ import pytest
 
 from harness import checks, stats
 from harness.controls import random_like
-from harness.data import normalise
-from harness.inspection import analyse, pca_for
+from harness.inspection import analyse
 from harness.scales import bar
 
 TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
-
-
-@pytest.fixture(scope="module")
-def imagenet_pca(datasets, scale):
-    """Patch PCA of ImageNet images, by patch size (larger patches on a seeded subset, strided),
-    as ``firstlayer inspect`` builds it."""
-    train = datasets.split("tiny-imagenet-10")
-    _, stats = normalise(train.pixels)
-    memo = {}
-
-    def get(size):
-        if size not in memo:
-            few, stride = (None, 1) if size == 3 else (scale.large_patch_images, scale.large_patch_stride)
-            memo[size] = pca_for(train.pixels, size, stats, few, stride)
-        return memo[size]
-
-    return get, train.source
 
 
 def fits(banks: dict, pcas) -> dict:

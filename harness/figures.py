@@ -20,17 +20,17 @@ def lines(name, title, series, xlabel="PCA component", ylabel="normalised energy
     }
 
 
-def profile_figure(name, title, series_, lambdas) -> dict:
-    """An energy-profile figure (Fig. 1 / 3): each series over the PCA components, with lambda
-    (the square roots of the patch eigenvalues: the trivial profile eq. 3 starts from) dotted
-    for reference; every curve divided by its largest component."""
+def profile_figure(name, title, series_, lambdas, size: int = 3) -> dict:
+    """An energy-profile figure (Fig. 1 / 3): each series over the PCA components of ``size`` x
+    ``size`` patches, with lambda (the square roots of the patch eigenvalues: the trivial profile
+    eq. 3 starts from) dotted for reference; every curve divided by its largest component."""
     lam = np.asarray(lambdas, float)
     trivial = series("lambda (the trivial profile)", lam / lam.max(), style="dotted", colour="grey")
     return lines(
         name,
         title,
         [*series_, trivial],
-        xlabel="PCA component of 3x3 patches (largest eigenvalue first)",
+        xlabel=f"PCA component of {size}x{size} patches (largest eigenvalue first)",
         ylabel="energy / its largest component",
     )
 

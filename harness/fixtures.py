@@ -1,6 +1,7 @@
 """The fixtures every claim shares: the scale, the device (an xdist worker i pinned to GPU i),
-progress lines past pytest's capture, the one door to data, the run cache, the patch PCA, and
-``record`` (a claim's numbers for its report row)."""
+progress lines past pytest's capture, the one door to data, the run cache, the patch PCA (of a
+run's images, and of ImageNet images by kernel size), and ``record`` (a claim's numbers for its
+report row)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,28 @@ def runs(pytestconfig, datasets, device, progress) -> RunCache:
 def pca(datasets):
     """``pca(spec, size=3)``: exact patch PCA of the images the spec trains on (Def. 2.1)."""
     return datasets.pca
+
+
+@pytest.fixture(scope="session")
+def imagenet_pca(datasets, scale):
+    """``(get, source)``: ``get(size)`` is the patch PCA of tiny-imagenet-10 for ``size`` x ``size``
+    filters, as ``firstlayer inspect`` builds it (``pca_for``: every image at stride 1 for 3x3,
+    the scale's ``large_patch_images`` at ``large_patch_stride`` for larger), each size once;
+    Table 3 IMAGENET / App. C and App. B's ImageNet rows read it."""
+    from .data import normalise
+    from .inspection import pca_for
+
+    train = datasets.split("tiny-imagenet-10")
+    _, stats = normalise(train.pixels)
+    memo = {}
+
+    def get(size):
+        if size not in memo:
+            few, stride = (None, 1) if size == 3 else (scale.large_patch_images, scale.large_patch_stride)
+            memo[size] = pca_for(train.pixels, size, stats, few, stride)
+        return memo[size]
+
+    return get, train.source
 
 
 @pytest.fixture

@@ -257,26 +257,27 @@ class Inspection:
         for i, (b, a) in enumerate(zip(self.banks, self.analyses, strict=True)):
             p = self.pcas[b.kernel]
             which = "W - W_init" if a.moved is not None else "W"
-            f = profile_figure(
-                f"profile-{i}-{slug(b.name)}",
-                f"{b.name}: energy profile and eq. 3",
-                [
-                    series(f"energy profile of {which}", a.judged),
-                    series(
-                        f"eq. 3, authors' t range (t={a.fit.t:.3g}, {a.fit.correlation:.2f})",
-                        a.fit.curve,
-                        style="dashed",
-                    ),
-                    series(
-                        f"eq. 3, every t (t={a.fit_full.t:.3g}, {a.fit_full.correlation:.2f})",
-                        a.fit_full.curve,
-                        style="dotted",
-                    ),
-                ],
-                p.lambdas,
+            out.append(
+                profile_figure(
+                    f"profile-{i}-{slug(b.name)}",
+                    f"{b.name}: energy profile and eq. 3",
+                    [
+                        series(f"energy profile of {which}", a.judged),
+                        series(
+                            f"eq. 3, authors' t range (t={a.fit.t:.3g}, {a.fit.correlation:.2f})",
+                            a.fit.curve,
+                            style="dashed",
+                        ),
+                        series(
+                            f"eq. 3, every t (t={a.fit_full.t:.3g}, {a.fit_full.correlation:.2f})",
+                            a.fit_full.curve,
+                            style="dotted",
+                        ),
+                    ],
+                    p.lambdas,
+                    b.kernel,
+                )
             )
-            f["xlabel"] = f"PCA component of {b.kernel}x{b.kernel} patches (largest eigenvalue first)"
-            out.append(f)
         if self.decor is not None:
             d = self.decor
             curves = [series("RGB", d.rgb, style="dashed", colour="black")]
