@@ -13,6 +13,7 @@ measures every profile claim uses (``energy_profile``, ``fit_formula_authors``,
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,9 +336,9 @@ def inspect(
                     f"{b.name}: {b.kernel}x{b.kernel} filters need images larger than {tuple(pixels.shape[2:])}"
                 )
             n, stride = pca_sampling(b.kernel, pca_images, pca_stride)
-            say(f"{b.kernel}x{b.kernel} patch PCA of {min(n or len(pixels), len(pixels)):,} images at stride {stride}")
-            pcas[b.kernel] = pca_for(pixels, b.kernel, stats, pca_images, pca_stride)
             described[str(b.kernel)] = f"{min(n or len(pixels), len(pixels)):,} images at stride {stride}"
+            say(f"{b.kernel}x{b.kernel} patch PCA of {described[str(b.kernel)]}")
+            pcas[b.kernel] = pca_for(pixels, b.kernel, stats, pca_images, pca_stride)
     analyses = []
     for b in banks:
         if b.init is not None and torch.equal(b.weights, b.init):
@@ -354,8 +355,7 @@ def inspect(
         decor = decorrelation(x, {b.name: b.weights for b in banks}, random_seeds)
     pairwise = [
         {"a": a.name, "b": b.name, "correlation": correlation(x.judged, y.judged)}
-        for i, (a, x) in enumerate(zip(banks, analyses, strict=True))
-        for b, y in list(zip(banks, analyses, strict=True))[i + 1 :]
+        for (a, x), (b, y) in itertools.combinations(zip(banks, analyses, strict=True), 2)
         if a.kernel == b.kernel
     ]
     data = {
