@@ -30,10 +30,10 @@ from .theory import PAPER_NOTES, Fit, fit_formula, fit_formula_authors
 
 SHIFT = 10  # C(10): Fig. 6's distance
 # Per-channel (mean, std) of pixels in [0, 1]: the normalisations a first layer may have seen.
-NORMALISATIONS = {
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # torchvision's ImageNet models
-    "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # pixels in [0, 1]
-    "tf": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # pixels in [-1, 1] (TF/Keras MobileNets)
+NORMALISATIONS = {  # name: (mean, std, how the report says it)
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "torchvision's ImageNet mean and std"),
+    "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "pixels in [0, 1]"),
+    "tf": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "pixels in [-1, 1]"),  # TF/Keras MobileNets
 }
 
 
@@ -48,12 +48,8 @@ def normalisation(how: str, pixels: torch.Tensor) -> tuple[str, tuple]:
         _, stats = normalise(pixels)
         text = "per channel by these images' mean and std (as the suite trains)"
     elif how in NORMALISATIONS:
-        stats = tuple(torch.tensor(v) for v in NORMALISATIONS[how])
-        text = {
-            "imagenet": "torchvision's ImageNet mean and std",
-            "unit": "pixels in [0, 1]",
-            "tf": "pixels in [-1, 1]",
-        }[how]
+        mean, std, text = NORMALISATIONS[how]
+        stats = (torch.tensor(mean), torch.tensor(std))
     else:
         try:
             mean, std = (torch.tensor([float(v) for v in part.split(",")]) for part in how.split("/"))
