@@ -178,16 +178,14 @@ def _timm(name: str, download: bool, channels: int) -> Bank:
 
 
 def _pretrained(name: str, data_root: Path, channels: int) -> Bank:
-    from .sources import PRETRAINED_GROUPS
+    from .sources import DatasetNotFound, Datasets
 
-    folder = data_root.parent / "pretrained"
-    file = folder / f"{name}_conv1.npy"
-    if not file.exists():
-        known = sorted(p.name.removesuffix("_conv1.npy") for p in folder.glob("*_conv1.npy"))
-        raise SourceError(
-            f"pretrained:{name}: no {file}; found {known or 'none'} (groups: {sorted(PRETRAINED_GROUPS)})"
-        )
-    return _as_bank(np.load(file), name, str(file), channels=channels)
+    data = Datasets(data_root)
+    try:
+        w = data.pretrained(name)
+    except DatasetNotFound as exc:
+        raise SourceError(f"pretrained:{name}: {exc}") from None
+    return _as_bank(w, name, str(data.pretrained_dir() / f"{name}_conv1.npy"), channels=channels)
 
 
 def _run(spec: str, cache: Path, channels: int) -> Bank:

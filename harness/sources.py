@@ -384,9 +384,11 @@ class Datasets:
         """The first-layer weights ``pretrained/<name>_conv1.npy`` beside the data root."""
         file = self.pretrained_dir() / f"{name}_conv1.npy"
         if not file.exists():
+            known = sorted(p.name.removesuffix("_conv1.npy") for p in file.parent.glob("*_conv1.npy"))
             raise DatasetNotFound(
                 f"{file.name} not found in {file.parent}: the App. C stand-in first layers live in pretrained/ "
-                f"beside the data root (a folder of first-layer arrays, <name>_conv1.npy)"
+                f"beside the data root (a folder of first-layer arrays, <name>_conv1.npy; found: "
+                f"{', '.join(known) or 'none'})"
             )
         return torch.from_numpy(np.load(file))
 
