@@ -66,9 +66,14 @@ def rows(found: dict[str, dict]) -> list[dict]:
         for c in found.get(REFERENCE, {}).get("claims", [])
         if c.get("measured") is not None and c["id"] not in first and c["id"] not in skipped
     ]
+    return in_paper_order([*first.values(), *(c for k, c in skipped.items() if k not in first), *only_reference])
+
+
+def in_paper_order(claims) -> list[dict]:
+    """Claim rows by their family's place in the paper (fixtures/paper.toml), then by condition
+    within it (``scorecard.within``)."""
     order = {f: i for i, f in enumerate(families())}
-    every = [*first.values(), *(c for k, c in skipped.items() if k not in first), *only_reference]
-    return sorted(every, key=lambda c: (order.get(c.get("claim"), len(order)), *scorecard.within(c)))
+    return sorted(claims, key=lambda c: (order.get(c.get("claim"), len(order)), *scorecard.within(c)))
 
 
 def cell(f: dict) -> str:
@@ -163,8 +168,7 @@ def scales_page(found: dict[str, dict]) -> str:
         for c in found[n].get("claims", []):
             every.setdefault(c["id"], c)
             by_scale[n][c["id"]] = c
-    order = {f: i for i, f in enumerate(families())}
-    claims = sorted(every.values(), key=lambda c: (order.get(c.get("claim"), len(order)), *scorecard.within(c)))
+    claims = in_paper_order(every.values())
     lines = [
         "# Every scale side by side",
         "",
