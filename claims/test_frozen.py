@@ -119,18 +119,15 @@ def test_frozen_validation(trained, model, record, conclude):
 
 
 def depth_runs(s, depths):
-    return {
-        f"{kind} {m}": s.seeds(s.frozen_seeds, model=m, frozen=kind == "frozen")
-        for m in depths
-        for kind in ("learned", "frozen")
-    }
+    """Each depth's learned and frozen runs, as ``frozen_runs`` declares them."""
+    return {f"{kind} {m}": runs for m in depths for kind, runs in frozen_runs(s, m).items()}
 
 
-def late_gaps(learned, frozen, late, lag: float = 1.0) -> np.ndarray:
-    """Per seed pair: frozen - learned train accuracy averaged over the compared steps."""
+def gap_along(learned, frozen, lag: float = 1.0) -> np.ndarray:
+    """Per seed pair, frozen - learned train accuracy at each logged step (seeds x steps)."""
     _, a = curves(learned, "train_acc")
     _, b = curves(frozen, "train_acc", lag)
-    return (b - a)[:, late].mean(1)
+    return b - a
 
 
 @pytest.mark.claim("frozen_depth", runs=depth_runs)
@@ -143,12 +140,8 @@ def test_frozen_depth(trained, depths, record, conclude):
     frozen = {m: trained[f"frozen {m}"] for m in depths}
     steps, _ = curves(learned[depths[0]], "train_acc")
     late = np.asarray(steps) > cfg["compare_from"] * steps[-1]
-    gaps = {m: late_gaps(learned[m], frozen[m], late) for m in depths}
-    along = {}
-    for m in depths:
-        _, a = curves(learned[m], "train_acc")
-        _, b = curves(frozen[m], "train_acc")
-        along[m] = b - a
+    along = {m: gap_along(learned[m], frozen[m]) for m in depths}
+    gaps = {m: along[m][:, late].mean(1) for m in depths}  # averaged over the compared steps
     number = [int("".join(ch for ch in m if ch.isdigit()) or i) for i, m in enumerate(depths)]
     record(
         dataset=learned[depths[0]][0].spec.dataset,
@@ -184,5 +177,5 @@ def test_frozen_depth(trained, depths, record, conclude):
         closes = stats.between_values(h, (deep, shallow), correlation=False)
         return checks.frozen_depth(closes)
 
-    handicapped = late_gaps(learned[deep], frozen[deep], late, lag=0.5)
+    handicapped = gap_along(learned[deep], frozen[deep], lag=0.5)[:, late].mean(1)
     conclude(judged(gaps[deep]), {f"{deep}'s frozen nets read half as far into training": judged(handicapped)})
