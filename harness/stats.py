@@ -171,6 +171,15 @@ def within_values(h, n: int, unit: str = "", correlation: bool = True, noun: str
     return _make(centre, se, n - 1, [(unit, n)], _finite(h), method, correlation, noun)
 
 
+def _welch(parts: list[tuple[float, int]]) -> tuple[float, float]:
+    """(se, df) of a sum of independent variance terms ``[(variance of a group's mean, its
+    runs), ...]``: the square root of the sum, and Welch-Satterthwaite's degrees of freedom
+    (the fewest runs less one where every term is 0)."""
+    v = sum(p for p, _ in parts)
+    df = v**2 / sum(p**2 / (n - 1) for p, n in parts) if v > 0 else float(min(n for _, n in parts) - 1)
+    return math.sqrt(v), df
+
+
 def between(a, b, f, units: tuple[str, str] = ("a", "b"), correlation: bool = True) -> Estimate:
     """``f`` of every (a, b) pair: their mean (of z) with the two-sample jackknife (the module
     docstring)."""
@@ -187,11 +196,7 @@ def between_values(h, units: tuple[str, str] = ("a", "b"), correlation: bool = T
     centre = float(x.mean())
     se = df = None
     if na >= 2 and nb >= 2:
-        va = float(np.var(x.mean(1), ddof=1)) / na
-        vb = float(np.var(x.mean(0), ddof=1)) / nb
-        v = va + vb
-        se = math.sqrt(v)
-        df = v**2 / (va**2 / (na - 1) + vb**2 / (nb - 1)) if v > 0 else float(min(na, nb) - 1)
+        se, df = _welch([(float(np.var(x.mean(1), ddof=1)) / na, na), (float(np.var(x.mean(0), ddof=1)) / nb, nb)])
     groups = [(units[0], na), (units[1], nb)]
     return _make(centre, se, df, groups, h, "jackknife over runs (pairs across two groups)", correlation)
 
@@ -211,14 +216,13 @@ def difference_sharing_columns(ha, hb, units: tuple[str, str, str] = ("a", "b", 
     centre = float(a.mean() - b.mean())
     se = df = None
     if min(na, nb, nc) >= 2:
-        parts = [
-            (float(np.var(a.mean(1), ddof=1)) / na, na),
-            (float(np.var(b.mean(1), ddof=1)) / nb, nb),
-            (float(np.var(a.mean(0) - b.mean(0), ddof=1)) / nc, nc),
-        ]
-        v = sum(p for p, _ in parts)
-        se = math.sqrt(v)
-        df = v**2 / sum(p**2 / (n - 1) for p, n in parts) if v > 0 else float(min(na, nb, nc) - 1)
+        se, df = _welch(
+            [
+                (float(np.var(a.mean(1), ddof=1)) / na, na),
+                (float(np.var(b.mean(1), ddof=1)) / nb, nb),
+                (float(np.var(a.mean(0) - b.mean(0), ddof=1)) / nc, nc),
+            ]
+        )
     groups = [(units[0], na), (units[1], nb), (units[2], nc)]
     values = np.concatenate([a.ravel(), -b.ravel()])
     return _make(centre, se, df, groups, values, "jackknife over runs (two groups against one shared)", False)
