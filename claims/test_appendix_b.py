@@ -25,7 +25,7 @@ from harness.checks import guard, learned_shape, profile, random_profiles, shape
 from harness.controls import profile_controls, random_like
 from harness.figures import band, profile_figure, series
 from harness.inspection import analyse
-from harness.plugin import SCALE
+from harness.plugin import SCALE, parametrize_across
 from harness.scales import bar
 from harness.spectra import correlation
 
@@ -35,10 +35,7 @@ IMAGENET_7X7 = ("resnet18", "resnet50", "googlenet", "densenet121")  # Fig. 10: 
 
 
 def pytest_generate_tests(metafunc):
-    s = metafunc.config.stash[SCALE]
-    if "across" in metafunc.fixturenames:  # Fig. 9 needs two datasets at least
-        across = [tuple(s.datasets)] if len(s.datasets) >= 2 else []
-        metafunc.parametrize("across", across, ids=["-".join(a) for a in across])
+    parametrize_across(metafunc, "across", metafunc.config.stash[SCALE].datasets)  # Fig. 9: two datasets at least
 
 
 def across_runs(s, across):

@@ -20,7 +20,7 @@ from harness.checks import guard, memorised, profile
 from harness.controls import profile_controls
 from harness.figures import band, lines, profile_figure, series
 from harness.onset import along, onset_figure
-from harness.plugin import SCALE
+from harness.plugin import SCALE, parametrize_across
 from harness.scales import bar
 from harness.spectra import correlation
 from harness.theory import fit_formula_authors
@@ -34,9 +34,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("component", s.d1_components)
     if "scaled" in metafunc.fixturenames:
         metafunc.parametrize("scaled", s.d2, ids=[f"u{c}-alpha{a:g}" for c, a in s.d2])
-    if "components" in metafunc.fixturenames:  # App. D.1 across components: two at least
-        across = [tuple(s.d1_components)] if len(s.d1_components) >= 2 else []
-        metafunc.parametrize("components", across, ids=["-".join(f"u{c}" for c in cs) for cs in across])
+    parametrize_across(metafunc, "components", s.d1_components, label=lambda c: f"u{c}")  # App. D.1 across components
 
 
 def d1_runs(s, component):

@@ -10,7 +10,7 @@ import pytest
 
 from harness import checks, stats
 from harness.figures import band, lines, series
-from harness.plugin import SCALE
+from harness.plugin import SCALE, parametrize_across
 from harness.scales import paper
 
 pytestmark = [pytest.mark.slow]
@@ -20,9 +20,7 @@ def pytest_generate_tests(metafunc):
     s = metafunc.config.stash[SCALE]
     if "model" in metafunc.fixturenames:
         metafunc.parametrize("model", s.frozen_models)
-    if "depths" in metafunc.fixturenames:  # the trend over depth needs two depths at least
-        across = [tuple(s.frozen_models)] if len(s.frozen_models) >= 2 else []
-        metafunc.parametrize("depths", across, ids=["-".join(d) for d in across])
+    parametrize_across(metafunc, "depths", s.frozen_models)  # the trend over depth
 
 
 DEPTH = {"vgg11": "the shallow case (Fig. 2: 'for deep networks')", "vgg13": "deep", "vgg16": "deep", "vgg19": "deep"}

@@ -265,5 +265,14 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("dataset", metafunc.config.stash[SCALE].datasets)
 
 
+def parametrize_across(metafunc, name: str, values, label=str) -> None:
+    """A claim that compares every one of the scale's ``values`` at once (datasets, depths,
+    components): the test's parameter ``name`` holds them all, its id their labels joined by
+    '-'; no test where the scale has fewer than two."""
+    if name in metafunc.fixturenames:
+        across = [tuple(values)] if len(values) >= 2 else []
+        metafunc.parametrize(name, across, ids=["-".join(label(v) for v in a) for a in across])
+
+
 def downloading(config) -> bool:
     return not (config.getoption("no_download") or os.environ.get("FIRSTLAYER_NO_DOWNLOAD", "") not in ("", "0"))
