@@ -106,7 +106,8 @@ def _md(text: str) -> str:
 
 
 def made_by(name: str, results: dict) -> str:
-    """One line on how a report was made: date, CPU, runs and their rates, wall time."""
+    """One line of reports/scales.md on how a report was made: date, CPU, runs and their rates,
+    wall time."""
     meta = results.get("meta", {})
     runs = meta.get("runs") or {}
     made = runs.get("read_made") or {}
@@ -127,7 +128,7 @@ def made_by(name: str, results: dict) -> str:
         else:
             how = f"{runs['trained']} runs trained and {runs['read']} read from the cache in {wall}"
         bits.append(f"{how} (`{meta.get('command', 'pytest claims/')}`)")
-    return f"- [{name}](reports/{name}/report.md): " + ", ".join(bits)
+    return f"- [{name}]({name}/report.md): " + ", ".join(bits)
 
 
 def table(found: dict[str, dict]) -> str:
@@ -177,7 +178,7 @@ def scales_page(found: dict[str, dict]) -> str:
         "The weekly scales reuse the cpu scale's runs where they share them, so a row they share has one",
         f"value. `{REFERENCE}` was judged under earlier rules (reports/README.md): its verdicts are a record.",
         "",
-        *(made_by(n, found[n]).replace("](reports/", "](") for n in names),
+        *(made_by(n, found[n]) for n in names),
         "",
         "| finding | condition | " + " | ".join(f"[{n}]({n}/report.md)" for n in names) + " |",
         "| --- | --- | " + " | ".join("---" for _ in names) + " |",
