@@ -106,6 +106,11 @@ class Analysis:
         """The profile the paper reads: W - W_init where known (the authors' code), else W."""
         return self.moved if self.moved is not None else self.profile
 
+    @property
+    def judged_of(self) -> str:
+        """What ``judged`` is the profile of: 'W - W_init' or 'W'."""
+        return "W - W_init" if self.moved is not None else "W"
+
 
 def analyse(weights, pca: PatchPCA, init=None) -> Analysis:
     """Table 3 / App. C measured on one bank: its energy profile (of W - W_init when ``init``),
@@ -185,7 +190,7 @@ class Inspection:
                 "name": b.name,
                 "origin": b.origin,
                 "shape": list(b.shape),
-                "profile_of": "W - W_init" if a.moved is not None else "W",
+                "profile_of": a.judged_of,
                 "energy_profile": a.profile.tolist(),
                 "energy_profile_moved": None if a.moved is None else a.moved.tolist(),
                 "lambda_correlation": a.lambda_corr,
@@ -225,7 +230,7 @@ class Inspection:
             lines += [
                 "",
                 f"{b.name}  {tuple(b.shape)}  {b.origin}",
-                f"  energy profile of {'W - W_init' if a.moved is not None else 'W'} (first 8 of {len(a.judged)}): "
+                f"  energy profile of {a.judged_of} (first 8 of {len(a.judged)}): "
                 + " ".join(f"{v:.2f}" for v in a.judged[:8]),
                 f"  corr with lambda (the trivial profile): {a.lambda_corr:.3f}",
                 f"  eq. 3 fit: {a.fit.correlation:.3f} at t = {a.fit.t:.3g} over the authors' t range"
@@ -253,13 +258,12 @@ class Inspection:
         out = []
         for i, (b, a) in enumerate(zip(self.banks, self.analyses, strict=True)):
             p = self.pcas[b.kernel]
-            which = "W - W_init" if a.moved is not None else "W"
             out.append(
                 profile_figure(
                     f"profile-{i}-{slug(b.name)}",
                     f"{b.name}: energy profile and eq. 3",
                     [
-                        series(f"energy profile of {which}", a.judged),
+                        series(f"energy profile of {a.judged_of}", a.judged),
                         series(
                             f"eq. 3, authors' t range (t={a.fit.t:.3g}, {a.fit.correlation:.2f})",
                             a.fit.curve,

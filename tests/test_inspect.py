@@ -58,7 +58,15 @@ def pixels(data_root):
     return Datasets(data_root).split("smooth").pixels
 
 
-def test_a_trained_cnn_checkpoint_with_its_init(tmp_path, data_root):
+@pytest.fixture(scope="module")
+def pca3(data_root):
+    """The 3x3 patch PCA inspect builds on 'smooth' by default (every image, stride 1, the
+    images' own mean and std)."""
+    x = pixels(data_root)
+    return pca_for(x, 3, normalise(x)[1])
+
+
+def test_a_trained_cnn_checkpoint_with_its_init(tmp_path, data_root, pca3):
     """A VGG trained five steps, saved as a state dict, its W_init as .npy: the profile is of
     W - W_init over 3x3 patches, with figures."""
     torch.manual_seed(0)
@@ -78,8 +86,7 @@ def test_a_trained_cnn_checkpoint_with_its_init(tmp_path, data_root):
     assert len(bank["energy_profile_moved"]) == 27 and max(bank["energy_profile_moved"]) == pytest.approx(1.0)
     assert -1 <= bank["lambda_correlation"] <= 1 and -1 <= bank["formula_fit_every_t"]["correlation"] <= 1
     w = first_layer(model).weight.detach()
-    x_all = pixels(data_root)
-    expect = energy_profile(w, pca_for(x_all, 3, normalise(x_all)[1]), init=init)
+    expect = energy_profile(w, pca3, init=init)
     np.testing.assert_allclose(bank["energy_profile_moved"], expect, rtol=1e-6)
     assert len(got["autocorrelation_rgb"]) == 11 and got["autocorrelation_rgb"][0] == pytest.approx(1.0)
     assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"profile-0-net-pth.png", "autocorrelation.png"}
@@ -117,12 +124,11 @@ def test_a_resnet18_checkpoint_gets_a_7x7_pca(tmp_path, data_root):
     assert a["energy_profile"] == b["energy_profile"]  # one model, two file formats
 
 
-def test_a_bank_with_eq3s_profile_is_fitted_back_at_its_t(tmp_path, data_root):
+def test_a_bank_with_eq3s_profile_is_fitted_back_at_its_t(tmp_path, data_root, pca3):
     """A bank whose energy profile is eq. 3 at a known t (filter i = e_i u_i, scaled): the fit
     over every t finds that t to the grid's spacing, and the fit over the authors' range its t
     there, both with correlation 1."""
-    x = pixels(data_root)
-    p = pca_for(x, 3, normalise(x)[1])
+    p = pca3
     eta, ts = authors_grid()
     for name, t0, kw in (("every", 40.0, {}), ("authors", float(ts[400]), {"eta": eta})):
         e = formula_profile(p.lambdas, t0, **kw)
@@ -135,7 +141,7 @@ def test_a_bank_with_eq3s_profile_is_fitted_back_at_its_t(tmp_path, data_root):
     assert authors["formula_fit_authors_t_range"]["correlation"] > 0.9999
 
 
-def test_a_run_of_the_suites_cache(tmp_path, data_root):
+def test_a_run_of_the_suites_cache(tmp_path, data_root, pca3):
     """run:KEY and run:FIELD=VALUE read a trajectory with its W_init, at its last or a given step."""
     cache = RunCache(tmp_path / "cache", Datasets(data_root, tmp_path / "cache"), progress=False)
     spec = RunSpec(dataset="smooth", images=None, width=1 / 16, first=8, steps=20, batch=16, eval_images=16)
@@ -144,10 +150,9 @@ def test_a_run_of_the_suites_cache(tmp_path, data_root):
     got = inspect(tmp_path, data_root, f"run:{spec.key}", "run:dataset=smooth,seed=0@0", extra=common)
     last = got["banks"][0]
     assert last["profile_of"] == "W - W_init" and last["name"] == f"run:{spec.key}@20"
-    x = pixels(data_root)
-    expect = energy_profile(run.final, pca_for(x, 3, normalise(x)[1]), init=run.init)
+    expect = energy_profile(run.final, pca3, init=run.init)
     np.testing.assert_allclose(last["energy_profile_moved"], expect, rtol=1e-6)
-    assert got["banks"][1]["energy_profile"] == pytest.approx(energy_profile(run.init, pca_for(x, 3, normalise(x)[1])))
+    assert got["banks"][1]["energy_profile"] == pytest.approx(energy_profile(run.init, pca3))
 
 
 PRETRAINED = default_root().parent / "pretrained"
@@ -258,7 +263,7 @@ def test_report_passes_its_options_through(tmp_path, capsys):
     assert "no claims" in capsys.readouterr().out
 
 
-def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root):
+def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root, pca3):
     """A run whose layer never moved is profiled as W; --init never replaces a run's own W_init."""
     cache = RunCache(tmp_path / "cache", Datasets(data_root, tmp_path / "cache"), progress=False)
     spec = RunSpec(dataset="smooth", images=None, width=1 / 16, first=8, steps=20, batch=16, eval_images=16)
@@ -269,6 +274,5 @@ def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root):
     assert inspect(tmp_path, data_root, "run:frozen=true", extra=common)["banks"][0]["profile_of"] == "W"
     assert torch.equal(frozen.final, frozen.init)
     got = inspect(tmp_path, data_root, f"run:{spec.key}", extra=[*common, "--init", str(tmp_path / "other.npy")])
-    x = pixels(data_root)
-    expect = energy_profile(run.final, pca_for(x, 3, normalise(x)[1]), init=run.init)
+    expect = energy_profile(run.final, pca3, init=run.init)
     np.testing.assert_allclose(got["banks"][0]["energy_profile_moved"], expect, rtol=1e-6)
