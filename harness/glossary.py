@@ -37,24 +37,28 @@ def anchor(term: str) -> str:
     return "g-" + re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
 
 
-def _words() -> dict[str, str]:
-    """{lower-case word in a cell: its term's anchor}."""
+@cache
+def _words() -> tuple[dict[str, str], re.Pattern | None]:
+    """({lower-case word in a cell: its term's anchor}, the pattern that finds them, longest
+    first), built once for every cell of a report."""
     terms = {t.split(" / ")[0].lower(): anchor(t) for t, _ in entries()}
     words = dict(terms)
     words.update({alias: terms[target] for alias, target in ALIASES.items() if target in terms})
     words.pop("run", None)  # "run" is in every cell: linking it would say nothing
-    return words
-
-
-def link_terms(escaped: str) -> str:
-    """HTML-escaped text with the first use of each glossary term linked to its definition."""
-    words = _words()
     if not words:
-        return escaped
+        return words, None
     pattern = re.compile(
         r"(?<![\w#-])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w-])",
         re.IGNORECASE,
     )
+    return words, pattern
+
+
+def link_terms(escaped: str) -> str:
+    """HTML-escaped text with the first use of each glossary term linked to its definition."""
+    words, pattern = _words()
+    if pattern is None:
+        return escaped
     seen: set[str] = set()
 
     def link(m: re.Match) -> str:
