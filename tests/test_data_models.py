@@ -1,6 +1,8 @@
 """harness.sources (ImageFolder decode + cache, missing data), harness.data (labels, variants), harness.models,
 and the input/label transforms of harness.train (App. D), on tiny synthetic data."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -14,25 +16,24 @@ from harness.data import energy_decile_labels, scale_component
 from harness.spectra import extract_patches
 
 
-def write_tree(root, splits=("train", "test"), classes=("a", "b"), per_class=3, seed=0):
-    """root/<split>/<class>/<i>.png, 8x8 RGB; returns {split: [arrays in ImageFolder order]}."""
-    rng = np.random.default_rng(seed)
-    written = {}
-    for split in splits:
-        written[split] = []
-        for c in classes:
-            (root / split / c).mkdir(parents=True)
-            for i in range(per_class):
-                a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-                Image.fromarray(a).save(root / split / c / f"{i}.png")
-                written[split].append(a)
-    return written
+def noise(height: int, width: int) -> Callable:
+    """``image(rng)`` for ``image_folder``: uniform uint8 RGB noise of ``height`` x ``width``."""
+    return lambda rng: rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def write_tree(image_folder):
+    """``write_tree(root, splits, seed)``: root/<split>/<class a, b>/<i>.png, 3 images a class of
+    8x8 noise; returns {split: [arrays in ImageFolder order]}."""
+    return lambda root, splits=("train", "test"), seed=0: image_folder(
+        root, dict.fromkeys(splits, 3), noise(8, 8), seed=seed
+    )
 
 
 # ---------------------------------------------------------------- load_split
 
 
-def test_load_split_image_folder_and_decode_cache(tmp_path):
+def test_load_split_image_folder_and_decode_cache(tmp_path, write_tree):
     written = write_tree(tmp_path / "toy")
     cache = tmp_path / "c"
     im = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
@@ -55,7 +56,7 @@ def test_load_split_image_folder_and_decode_cache(tmp_path):
     assert len(list((cache / "data").glob("*.pt"))) == 2
 
 
-def test_load_split_corrupt_cache_is_redecoded(tmp_path):
+def test_load_split_corrupt_cache_is_redecoded(tmp_path, write_tree):
     write_tree(tmp_path / "toy", splits=("train",))
     cache = tmp_path / "c"
     first = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
@@ -65,14 +66,14 @@ def test_load_split_corrupt_cache_is_redecoded(tmp_path):
     assert torch.equal(again.pixels, first.pixels)
 
 
-def test_load_split_test_falls_back_to_val(tmp_path):
+def test_load_split_test_falls_back_to_val(tmp_path, write_tree):
     written = write_tree(tmp_path / "toy", splits=("train", "val"), seed=1)
     im = S.load_split("toy", "test", root=tmp_path)
     assert_array_equal(im.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["val"]))
     assert im.classes == ("a", "b")
 
 
-def test_load_split_absolute_path(tmp_path):
+def test_load_split_absolute_path(tmp_path, write_tree):
     write_tree(tmp_path / "elsewhere", splits=("train",))
     im = S.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
     assert im.pixels.shape == (6, 3, 8, 8)
@@ -118,14 +119,9 @@ def test_cifar100_falls_back_to_the_resplit_arrays(tmp_path):
     assert "not the official train/test split" in S.DIFFERS["cifar100-resplit"]
 
 
-def test_celeba_falls_back_to_the_smiling_folder_resized_to_32(tmp_path):
-    rng = np.random.default_rng(1)
-    for split, n in (("train", 3), ("test", 2)):
-        for c in ("not_smiling", "smiling"):
-            (tmp_path / "celeba-smiling-10k" / split / c).mkdir(parents=True)
-            for i in range(n):
-                a = rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)
-                Image.fromarray(a).save(tmp_path / "celeba-smiling-10k" / split / c / f"{i:06d}.jpg")
+def test_celeba_falls_back_to_the_smiling_folder_resized_to_32(tmp_path, image_folder):
+    faces = {"train": 3, "test": 2}
+    image_folder(tmp_path / "celeba-smiling-10k", faces, noise(109, 89), ("not_smiling", "smiling"), "{i:06d}.jpg", 1)
     got = S.load_split("celeba", "test", root=tmp_path)
     assert tuple(got.pixels.shape) == (4, 3, 32, 32) and got.classes == ("not smiling", "smiling")
     assert got.labels.tolist() == [0, 0, 1, 1]

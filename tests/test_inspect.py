@@ -30,19 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
+def data_root(tmp_path_factory, image_folder):
     """'smooth': an ImageFolder tree of 2 classes of 32x32 images of smoothed, channel-correlated
     noise (a patch spectrum that falls over decades, as natural images' does)."""
+
+    def smooth(rng):
+        grey = gaussian_filter(rng.standard_normal((32, 32)), 1.5)
+        rgb = np.stack([grey + 0.3 * gaussian_filter(rng.standard_normal((32, 32)), 1.0) for _ in range(3)], -1)
+        return np.clip(128 + 300 * rgb, 0, 255).astype(np.uint8)
+
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 40), ("test", 8)):
-        for c in ("a", "b"):
-            (root / "smooth" / split / c).mkdir(parents=True)
-            for i in range(n):
-                grey = gaussian_filter(rng.standard_normal((32, 32)), 1.5)
-                rgb = np.stack([grey + 0.3 * gaussian_filter(rng.standard_normal((32, 32)), 1.0) for _ in range(3)], -1)
-                pixels = np.clip(128 + 300 * rgb, 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(root / "smooth" / split / c / f"{i}.png")
+    image_folder(root / "smooth", {"train": 40, "test": 8}, smooth)
     return root
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from harness.runs import RunCache, RunSpec, _strip_docstrings, fingerprint
 from harness.sources import DatasetNotFound, Datasets
@@ -30,17 +29,10 @@ ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
+def data_root(tmp_path_factory, image_folder):
     """A tiny ImageFolder dataset 'toy': 2 classes of 16x16 images, train and test."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 24), ("test", 8)):
-        for c in ("a", "b"):
-            (root / "toy" / split / c).mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
-                    root / "toy" / split / c / f"{i}.png"
-                )
+    image_folder(root / "toy", {"train": 24, "test": 8}, lambda rng: rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
     return root
 
 
