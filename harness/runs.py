@@ -7,9 +7,9 @@ its last step instead of training from 0; a shorter one reads its snapshot.
 
 The key hashes only the spec fields that differ from their defaults, so adding a field with
 a default keeps every cached run valid (never change a default: add a field). Each run
-records which training code trained it (``fingerprint``: the AST of train.py, models.py and
-data.py, comments and docstrings left out), the torch version and the machine; a run whose
-fingerprint differs from the current code's is retrained, never silently reused.
+records which training code trained it (``harness.fingerprint``: the code that computes trained
+numbers, wherever it lives), the torch version and the machine; a run whose fingerprint
+differs from the current code's is retrained, never silently reused.
 
 Training happens under a ``filelock`` per key and every file is published by ``os.replace``,
 so concurrent workers train a run once and a killed run leaves its last checkpoint, from
@@ -18,7 +18,6 @@ which the next call continues. An entry that fails its self-check is deleted and
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime
 import hashlib
@@ -28,13 +27,12 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 
 import torch
 from filelock import FileLock, Timeout
 
-TRAINING_CODE = ("train.py", "models.py", "data.py")
+from .fingerprint import fingerprint
 
 
 @dataclass(frozen=True)
@@ -84,31 +82,6 @@ class RunSpec:
         if self.frozen:
             bits.append("frozen")
         return " ".join(bits) + f" seed={self.seed} steps={self.steps}"
-
-
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-@cache
-def fingerprint() -> str:
-    """A hash of the training code (TRAINING_CODE): its syntax tree without docstrings, so
-    comments, docstrings and formatting do not retrain, while any change to code does."""
-    h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in TRAINING_CODE:
-        h.update(ast.dump(_strip_docstrings(ast.parse((here / name).read_text()))).encode())
-    return h.hexdigest()[:16]
 
 
 def machine() -> str:

@@ -111,8 +111,7 @@ def train(
     last = stops[-1]
     if device == "cpu":
         keep_freed_memory()
-    else:  # IEEE float32 convolutions: cuDNN defaults to TF32 (10-bit mantissa) on Ampere and later
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    numerics(device)
     torch.manual_seed(init_seed(spec))
     model = build_model(spec, data.num_classes)
     linear = spec.model == "linear"
@@ -140,18 +139,6 @@ def train(
         order, since = st["order"].to(device), st["since"]
         run_loss += st["run_loss"].to(device)
         run_correct += st["run_correct"].to(device)
-
-    def state() -> dict:
-        cpu = lambda t: t.detach().cpu().clone()  # noqa: E731
-        return {
-            "model": {k: cpu(v) for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(),
-            "generator": g.get_state(),
-            "order": cpu(order),
-            "since": since,
-            "run_loss": cpu(run_loss),
-            "run_correct": cpu(run_correct),
-        }
 
     first, t0 = traj.step + 1, time.perf_counter()
     for step in range(first, last + 1):
@@ -189,21 +176,46 @@ def train(
         if step in stops:
             traj.evals[step] = evaluate_split(model, x, y, data, spec.eval_images, loss_fn, device)
         if step == last or (checkpoint is not None and step % checkpoint_every == 0):
-            seconds = time.perf_counter() - t0
-            traj.step, traj.state = step, state()
-            segment = {
-                "from": first - 1,
-                "to": step,
-                "seconds": round(seconds, 1),
-                "images_per_s": round((step - first + 1) * batch / max(seconds, 1e-9)),
-                "device": device,
-                "threads": torch.get_num_threads(),
-                "torch": torch.__version__,
-            }
-            traj.segments = [sg for sg in traj.segments if sg["from"] != first - 1] + [segment]
+            traj.step, traj.state = step, continuation(model, opt, g, order, since, run_loss, run_correct)
+            record_segment(traj, first, step, batch, time.perf_counter() - t0, device)
             if checkpoint is not None and step != last:
                 checkpoint(traj)
     return traj
+
+
+def numerics(device: str) -> None:
+    """IEEE float32 convolutions on CUDA: cuDNN defaults to TF32 (10-bit mantissa) on Ampere
+    and later. Nothing to set on the CPU."""
+    if device != "cpu":
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+
+
+def continuation(model, opt, g, order, since, run_loss, run_correct) -> dict:
+    """All that continuing a trajectory needs, on the CPU (saving: not in the fingerprint)."""
+    cpu = lambda t: t.detach().cpu().clone()  # noqa: E731
+    return {
+        "model": {k: cpu(v) for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "generator": g.get_state(),
+        "order": cpu(order),
+        "since": since,
+        "run_loss": cpu(run_loss),
+        "run_correct": cpu(run_correct),
+    }
+
+
+def record_segment(traj: Trajectory, first: int, step: int, batch: int, seconds: float, device: str) -> None:
+    """What trained steps ``first``..``step`` and how fast (provenance: not in the fingerprint)."""
+    segment = {
+        "from": first - 1,
+        "to": step,
+        "seconds": round(seconds, 1),
+        "images_per_s": round((step - first + 1) * batch / max(seconds, 1e-9)),
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    traj.segments = [sg for sg in traj.segments if sg["from"] != first - 1] + [segment]
 
 
 def evaluate_split(model, x, y, data: TrainData, images: int, loss_fn, device) -> dict:
