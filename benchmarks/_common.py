@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 import torch
 
-from harness.data import normalise, subset
+from harness.config.scales import scale
+from harness.data.door import load_split
+from harness.data.images import normalise, subset
 from harness.models import build
-from harness.scales import scale
-from harness.sources import load_split
 
 
 def cifar_pixels(n: int = 10_000, name: str = "cifar10"):

@@ -4,8 +4,8 @@ t in range(10_000, 5_000_000, 250) with one np.corrcoef per t (the authors' sear
 import numpy as np
 from _common import cifar, timer
 
-from harness.spectra import patch_pca
-from harness.theory import fit_formula, formula_profile
+from harness.data.patches import patch_pca
+from harness.measures.theory import fit_formula, formula_profile
 
 pca = patch_pca(cifar(2000)[0], 3)
 lam = pca.lambdas

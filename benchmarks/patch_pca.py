@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from _common import best, cifar_pixels
 
-from harness.data import normalise
-from harness.spectra import extract_patches, patch_pca
+from harness.data.images import normalise
+from harness.data.patches import extract_patches, patch_pca
 
 pixels, _ = cifar_pixels()
 x, stats = normalise(pixels)

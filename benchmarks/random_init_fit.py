@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from _common import cifar_pixels
 
-from harness.data import normalise
+from harness.data.images import normalise
+from harness.data.patches import patch_pca
+from harness.measures.spectra import energy_profile
+from harness.measures.theory import authors_grid, fit_formula, fit_formula_authors
 from harness.models import random_banks
-from harness.spectra import energy_profile, patch_pca
-from harness.theory import authors_grid, fit_formula, fit_formula_authors
 
 
 def main(argv=None) -> dict:

@@ -11,7 +11,7 @@ from _common import cpu_step
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from harness.train import keep_freed_memory
+from harness.training.train import keep_freed_memory
 
 STEPS = 20
 ORDER_FREE = ("max_pool2d", "fill_", "threshold_backward", "clamp_min", "relu")

@@ -9,10 +9,10 @@ import torchvision.transforms as T
 from _common import cifar
 from torch.utils.data import DataLoader, Dataset
 
-from harness.data import TrainData, subset
-from harness.scales import scale
-from harness.sources import load_split
-from harness.train import build_model, train
+from harness.config.scales import scale
+from harness.data.door import load_split
+from harness.data.images import TrainData, subset
+from harness.training.train import build_model, train
 
 STEPS = 60
 s = scale("cpu")

@@ -20,14 +20,15 @@ from dataclasses import replace
 
 import pytest
 
-from harness import checks, stats
-from harness.checks import guard, learned_shape, profile, random_profiles, shaped
-from harness.controls import profile_controls, random_like
-from harness.figures import band, profile_figure, series
-from harness.inspection import analyse
-from harness.plugin import SCALE, parametrize_across
-from harness.scales import bar
-from harness.spectra import correlation
+from harness.config.paper import bar
+from harness.measures.figures import band, profile_figure, series
+from harness.measures.layers import analyse
+from harness.measures.profiles import profile, random_profiles
+from harness.measures.spectra import correlation
+from harness.plugin.state import SCALE, parametrize_across
+from harness.verdicts import checks, stats
+from harness.verdicts.checks import guard, learned_shape, shaped
+from harness.verdicts.controls import profile_controls, random_like
 
 pytestmark = [pytest.mark.slow]
 

@@ -15,15 +15,16 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks, stats
-from harness.checks import guard, memorised, profile
-from harness.controls import profile_controls
-from harness.figures import band, lines, profile_figure, series
-from harness.onset import along, onset_figure
-from harness.plugin import SCALE, parametrize_across
-from harness.scales import bar
-from harness.spectra import correlation
-from harness.theory import fit_formula_authors
+from harness.config.paper import bar
+from harness.measures.figures import band, lines, profile_figure, series
+from harness.measures.onset import along, onset_figure
+from harness.measures.profiles import profile
+from harness.measures.spectra import correlation
+from harness.measures.theory import fit_formula_authors
+from harness.plugin.state import SCALE, parametrize_across
+from harness.verdicts import checks, stats
+from harness.verdicts.checks import guard, memorised
+from harness.verdicts.controls import profile_controls
 
 pytestmark = [pytest.mark.slow]
 

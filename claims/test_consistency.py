@@ -9,12 +9,13 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks, stats
-from harness.checks import beyond_lambda, guard, learned_shape, profile
-from harness.controls import profile_controls
-from harness.figures import band, profile_figure
-from harness.scales import bar
-from harness.spectra import correlation, energy_profile
+from harness.config.paper import bar
+from harness.measures.figures import band, profile_figure
+from harness.measures.profiles import beyond_lambda, profile
+from harness.measures.spectra import correlation, energy_profile
+from harness.verdicts import checks, stats
+from harness.verdicts.checks import guard, learned_shape
+from harness.verdicts.controls import profile_controls
 
 pytestmark = [pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def beyond(a, b, p) -> float:
 
 def details_of(profiles, p, beyond):
     return {
-        "corr with lambda, each run": [round(v, 3) for v in checks.vs_lambda(profiles, p)],
+        "corr with lambda, each run": [round(v, 3) for v in profiles.vs_lambda(profiles, p)],
         "agreement beyond lambda (partial corr | lambda, log lambda)": beyond,
     }
 
@@ -128,7 +129,7 @@ def test_init(trained, pca, scale, dataset, record, conclude):
         details={
             "trained ~ init (signed), each seed": [round(c, 3) for c in signed],
             "trained ~ init (signed), mean": round(float(np.mean(signed)), 3),
-            **checks.representation(true, p),
+            **profiles.representation(true, p),
         },
         figures=[
             profile_figure(

@@ -1,22 +1,24 @@
 """The data every cifar10 row trains on: where the original CIFAR-10 is absent, the suite trains
 on a JPEG copy (median PSNR 30 dB). JPEG removes high-frequency energy, which is what the
 smallest eigenvalues of a 3x3 patch PCA measure (Def. 4.1), so eq. 3 sees another lambda.
-Measured on the same 4,000 training images in both copies (``harness.datacopy``)."""
+Measured on the same 4,000 training images in both copies (``harness.measures.datacopy``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness import checks, datacopy, stats
-from harness.checks import guard, learned_shape, profile
-from harness.controls import profile_controls
-from harness.figures import band, profile_figure
-from harness.plugin import SCALE
-from harness.scales import bar, paper
-from harness.spectra import correlation
-from harness.stats import exact
-from harness.theory import fit_formula_authors
+from harness.config.paper import bar, paper
+from harness.measures import datacopy
+from harness.measures.figures import band, profile_figure
+from harness.measures.profiles import profile
+from harness.measures.spectra import correlation
+from harness.measures.theory import fit_formula_authors
+from harness.plugin.state import SCALE
+from harness.verdicts import judge, stats
+from harness.verdicts.checks import guard, learned_shape
+from harness.verdicts.controls import profile_controls
+from harness.verdicts.stats import exact
 
 TS = (30.0, 90.0, 300.0)  # eq. 3 at the default step: the learned layers fit near t = 90
 
@@ -54,7 +56,7 @@ def test_jpeg_copy_spectrum(datasets, record, conclude):
 
     def judged(p_exact, p_copy):
         worst = exact(min(datacopy.fit_across(p_exact, p_copy, TS)))
-        return checks.judge(checks.check("eq. 3 fit with the copy's lambda (worst t)", worst, ">=", bar))
+        return judge.judge(judge.check("eq. 3 fit with the copy's lambda (worst t)", worst, ">=", bar))
 
     lowered = np.r_[np.ones(10), np.full(pe.dim - 10, 0.01)]
     flattened = type(pe)(pe.eigvals * lowered, pe.eigvecs, pe.mean, pe.count, pe.size, pe.channels)
@@ -112,10 +114,10 @@ def test_training_copy(trained, pca, scale, copy_seeds, record, conclude):
     def judged(exact, jpeg):  # the names of the groups of runs (profile_controls passes them so)
         agree = stats.between(exact, jpeg, correlation, ("exact-trained", "copy-trained"))
         every = exact + jpeg
-        return checks.judge(
+        return judge.judge(
             guard(every, p),
             learned_shape(every, p, scale),
-            checks.check("exact-trained ~ copy-trained", agree, ">=", bar("training_copy")),
+            judge.check("exact-trained ~ copy-trained", agree, ">=", bar("training_copy")),
         )
 
     conclude(

@@ -8,16 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import checks, stats
-from harness.checks import guard, memorised, profile
-from harness.controls import formula_banks, profile_controls
-from harness.figures import lines, series
+from harness.config.paper import bar, paper, paper_value
+from harness.measures.figures import lines, series
+from harness.measures.onset import along, onset_figure
+from harness.measures.profiles import profile
+from harness.measures.spectra import energy_profile
+from harness.measures.theory import default_eta, fit_formula, fit_formula_authors, formula_profile, t_grid
 from harness.models import random_banks
-from harness.onset import along, onset_figure
-from harness.plugin import SCALE
-from harness.scales import bar, paper, paper_value
-from harness.spectra import energy_profile
-from harness.theory import default_eta, fit_formula, fit_formula_authors, formula_profile, t_grid
+from harness.plugin.state import SCALE
+from harness.verdicts import checks, stats
+from harness.verdicts.checks import guard, memorised
+from harness.verdicts.controls import formula_banks, profile_controls
 
 pytestmark = [pytest.mark.slow]
 COLOURS = [f"C{i}" for i in range(10)]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import checks, stats
-from harness.figures import band, lines, series
-from harness.plugin import SCALE, parametrize_across
-from harness.scales import paper
+from harness.config.paper import paper
+from harness.measures.figures import band, lines, series
+from harness.plugin.state import SCALE, parametrize_across
+from harness.verdicts import checks, stats
 
 pytestmark = [pytest.mark.slow]
 

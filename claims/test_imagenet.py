@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import checks, stats
-from harness.controls import random_like
-from harness.inspection import analyse
-from harness.scales import bar
+from harness.config.paper import bar
+from harness.measures.layers import analyse
+from harness.verdicts import checks, stats
+from harness.verdicts.controls import random_like
 
 TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
 
@@ -38,7 +38,7 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
     if models == "torchvision":
         banks = {name: datasets.torchvision_first_layer(name) for name in TORCHVISION}
         where = "torchvision ImageNet weights"
-    else:  # harness.sources.PRETRAINED_GROUPS
+    else:  # harness.data.door.PRETRAINED_GROUPS
         banks = datasets.pretrained_group(models)
         where = {
             "mobilenet-stand-ins": "pretrained/ (stand-ins: 8-bit, batch norm folded, not the paper's models)",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import checks
-from harness.data import normalise, subset
-from harness.figures import heatmap
-from harness.labelstats import chance_largest, decile_labels, image_pca_stats, label_correlations
-from harness.plugin import SCALE
-from harness.scales import paper
-from harness.spectra import patch_pca
+from harness.config.paper import paper
+from harness.data.images import normalise, subset
+from harness.data.patches import patch_pca
+from harness.measures.figures import heatmap
+from harness.measures.labelstats import chance_largest, decile_labels, image_pca_stats, label_correlations
+from harness.plugin.state import SCALE
+from harness.verdicts import checks
 
 
 def pytest_generate_tests(metafunc):

@@ -16,11 +16,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import checks
-from harness.scales import paper
-from harness.spectra import correlation, energy_profile
-from harness.theory import linear_cnn_fit, linear_cnn_formula, synthetic_patches
-from harness.verdicts import property_control
+from harness.config.paper import paper
+from harness.measures.spectra import correlation, energy_profile
+from harness.measures.theory import linear_cnn_fit, linear_cnn_formula, synthetic_patches
+from harness.verdicts import checks
+from harness.verdicts.judge import property_control
 
 common = dict(
     seed=st.integers(0, 10_000),

@@ -10,13 +10,15 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import checks, stats
-from harness.checks import beyond_lambda, guard, learned_shape, memorised, profile
-from harness.controls import profile_controls
-from harness.figures import band, profile_figure
-from harness.onset import along, onset_figure
-from harness.scales import bar
-from harness.spectra import correlation, energy_profile
+from harness.config.paper import bar
+from harness.measures import profiles
+from harness.measures.figures import band, profile_figure
+from harness.measures.onset import along, onset_figure
+from harness.measures.profiles import beyond_lambda, profile
+from harness.measures.spectra import correlation, energy_profile
+from harness.verdicts import checks, stats
+from harness.verdicts.checks import guard, learned_shape, memorised
+from harness.verdicts.controls import profile_controls
 
 pytestmark = [pytest.mark.slow]
 
@@ -37,8 +39,8 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
     pairs = list(itertools.product(pt, pr))
     record(
         details={
-            "corr with lambda, true runs": [round(v, 3) for v in checks.vs_lambda(pt, p)],
-            "corr with lambda, random runs": [round(v, 3) for v in checks.vs_lambda(pr, p)],
+            "corr with lambda, true runs": [round(v, 3) for v in profiles.vs_lambda(pt, p)],
+            "corr with lambda, random runs": [round(v, 3) for v in profiles.vs_lambda(pr, p)],
             "random-label train accuracy at the judged step": [r.evaluation["train_acc"] for r in rand],
             "agreement beyond lambda (partial corr | lambda, log lambda)": float(
                 np.mean([beyond_lambda(a, b, p) for a, b in pairs])
@@ -82,7 +84,7 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
         details={
             "random ~ init (signed), each seed": [round(c, 3) for c in signed],
             "random ~ init (signed), mean": round(float(np.mean(signed)), 3),
-            **checks.representation(rand, p),
+            **profiles.representation(rand, p),
         }
     )
     limit = bar("random_labels_init", dataset)

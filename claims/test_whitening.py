@@ -10,18 +10,18 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import checks
-from harness.checks import moved_profile
-from harness.controls import noise_layer
-from harness.data import normalise, subset
-from harness.decorrelation import autocorrelation, shift_moments, spectral_whitening
-from harness.figures import lines, series
-from harness.inspection import decorrelation
+from harness.config.paper import paper
+from harness.data.images import normalise, subset
+from harness.data.patches import patch_pca
+from harness.measures.decorrelation import autocorrelation, shift_moments, spectral_whitening
+from harness.measures.figures import lines, series
+from harness.measures.layers import decorrelation
+from harness.measures.profiles import moved_profile
+from harness.measures.theory import fit_formula_authors, formula_profile, t_grid, zca_filters
 from harness.models import random_banks
-from harness.scales import paper
-from harness.spectra import patch_pca
-from harness.theory import fit_formula_authors, formula_profile, t_grid, zca_filters
-from harness.verdicts import property_control
+from harness.verdicts import checks, judge
+from harness.verdicts.controls import noise_layer
+from harness.verdicts.judge import property_control
 
 pytestmark = [pytest.mark.slow]
 SHIFT = 10  # the paper's reference distance (pixels)
@@ -182,7 +182,7 @@ def test_whitening_learned(curves, moments, trained, pca, datasets, scale, recor
 
     def judged(layers):
         learned, measured = measure(layers)
-        dev = checks.deviation("whitening", scale)
+        dev = judge.deviation("whitening", scale)
         ratio = paper("whitening")["max_learned_ratio"]
         return checks.whitening_learned(learned[:, SHIFT], init, rgb, ratio, deviation=dev, measured=measured)
 

@@ -1,4 +1,4 @@
-"""Fixtures the suite's own tests share (the claims' fixtures are harness/fixtures.py's)."""
+"""Fixtures the suite's own tests share (the claims' fixtures are harness/plugin/claim_fixtures.py's)."""
 
 from __future__ import annotations
 

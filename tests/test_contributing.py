@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sources import default_root
+from harness.data.copies import default_root
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def test_the_example_is_one_claim_with_its_controls():
 def test_the_example_runs_and_records_a_verdict(pytester, tmp_path):
     pytester.makepyfile(test_my_claim=example())
     result = pytester.runpytest_subprocess(
-        "-p", "harness.plugin", "--scale", "smoke", "--data-root", str(default_root()),
+        "-p", "harness.plugin.hooks", "--scale", "smoke", "--data-root", str(default_root()),
         "--run-cache", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "r"),
     )  # fmt: skip
     assert result.ret in (0, 1), result.stdout.str()[-2000:]  # smoke is not judged: only a crash fails

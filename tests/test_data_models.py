@@ -1,5 +1,5 @@
-"""harness.sources (ImageFolder decode + cache, missing data), harness.data (labels, variants), harness.models,
-and the input/label transforms of harness.train (App. D), on tiny synthetic data."""
+"""harness.data.door (ImageFolder decode + cache, missing data), harness.data (labels, variants), harness.models,
+and the input/label transforms of harness.training.train (App. D), on tiny synthetic data."""
 
 from collections.abc import Callable
 
@@ -9,11 +9,10 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from harness import data as D
 from harness import models
-from harness import sources as S
-from harness.data import energy_decile_labels, scale_component
-from harness.spectra import extract_patches
+from harness.data import copies, door, images
+from harness.data.images import energy_decile_labels, scale_component
+from harness.data.patches import extract_patches
 
 
 def noise(height: int, width: int) -> Callable:
@@ -36,7 +35,7 @@ def write_tree(image_folder):
 def test_load_split_image_folder_and_decode_cache(tmp_path, write_tree):
     written = write_tree(tmp_path / "toy")
     cache = tmp_path / "c"
-    im = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    im = door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert im.pixels.dtype == torch.uint8 and im.pixels.shape == (6, 3, 8, 8)
     assert im.classes == ("a", "b") and len(im) == 6
     assert im.labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -47,11 +46,11 @@ def test_load_split_image_folder_and_decode_cache(tmp_path, write_tree):
     # the second call reads the cache: it works even with the images gone
     for png in (tmp_path / "toy" / "train").rglob("*.png"):
         png.unlink()
-    again = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    again = door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert torch.equal(again.pixels, im.pixels) and torch.equal(again.labels, im.labels)
     assert again.classes == ("a", "b")
     # the test split is cached separately
-    test = S.load_split("toy", "test", root=tmp_path, cache_dir=cache)
+    test = door.load_split("toy", "test", root=tmp_path, cache_dir=cache)
     assert_array_equal(test.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["test"]))
     assert len(list((cache / "data").glob("*.pt"))) == 2
 
@@ -59,29 +58,29 @@ def test_load_split_image_folder_and_decode_cache(tmp_path, write_tree):
 def test_load_split_corrupt_cache_is_redecoded(tmp_path, write_tree):
     write_tree(tmp_path / "toy", splits=("train",))
     cache = tmp_path / "c"
-    first = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    first = door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     (file,) = (cache / "data").glob("*.pt")
     file.write_bytes(b"not a torch file")
-    again = S.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    again = door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
     assert torch.equal(again.pixels, first.pixels)
 
 
 def test_load_split_test_falls_back_to_val(tmp_path, write_tree):
     written = write_tree(tmp_path / "toy", splits=("train", "val"), seed=1)
-    im = S.load_split("toy", "test", root=tmp_path)
+    im = door.load_split("toy", "test", root=tmp_path)
     assert_array_equal(im.pixels.permute(0, 2, 3, 1).numpy(), np.stack(written["val"]))
     assert im.classes == ("a", "b")
 
 
 def test_load_split_absolute_path(tmp_path, write_tree):
     write_tree(tmp_path / "elsewhere", splits=("train",))
-    im = S.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
+    im = door.load_split(str(tmp_path / "elsewhere"), "train", root=tmp_path / "unused")
     assert im.pixels.shape == (6, 3, 8, 8)
 
 
 def test_missing_dataset_message(tmp_path):
-    with pytest.raises(S.DatasetNotFound) as info:
-        S.load_split("cifar100", root=tmp_path)
+    with pytest.raises(copies.DatasetNotFound) as info:
+        door.load_split("cifar100", root=tmp_path)
     msg = str(info.value)
     assert isinstance(info.value, FileNotFoundError)
     assert str(tmp_path / "cifar-100-python") in msg
@@ -90,16 +89,16 @@ def test_missing_dataset_message(tmp_path):
 
 
 def test_missing_folder_dataset_message_has_no_download_hint(tmp_path):
-    with pytest.raises(S.DatasetNotFound) as info:
-        S.load_split("toy", root=tmp_path)
+    with pytest.raises(copies.DatasetNotFound) as info:
+        door.load_split("toy", root=tmp_path)
     msg = str(info.value)
     assert str(tmp_path / "toy") in msg and "download" not in msg and "\n" not in msg
 
 
 def test_folder_without_the_split_is_not_found(tmp_path):
     (tmp_path / "toy" / "other").mkdir(parents=True)
-    with pytest.raises(S.DatasetNotFound):
-        S.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
+    with pytest.raises(copies.DatasetNotFound):
+        door.load_split("toy", "train", root=tmp_path, cache_dir=tmp_path / "c")
 
 
 def test_cifar100_falls_back_to_the_resplit_arrays(tmp_path):
@@ -112,17 +111,17 @@ def test_cifar100_falls_back_to_the_resplit_arrays(tmp_path):
     for split in ("train", "test"):
         np.savez(tmp_path / "cifar100-resplit" / f"{split}.npz", x=x, y=y)
     (tmp_path / "cifar100-resplit" / "classes.txt").write_text("apple\naquarium_fish\nbaby\n")
-    got = S.load_split("cifar100", "train", root=tmp_path)
+    got = door.load_split("cifar100", "train", root=tmp_path)
     assert_array_equal(got.pixels.permute(0, 2, 3, 1).numpy(), x)
     assert got.labels.dtype == torch.int64 and got.labels.tolist() == y.tolist()
     assert got.classes == ("apple", "aquarium_fish", "baby") and got.source.startswith("cifar100-resplit (train,")
-    assert "not the official train/test split" in S.DIFFERS["cifar100-resplit"]
+    assert "not the official train/test split" in copies.DIFFERS["cifar100-resplit"]
 
 
 def test_celeba_falls_back_to_the_smiling_folder_resized_to_32(tmp_path, image_folder):
     faces = {"train": 3, "test": 2}
     image_folder(tmp_path / "celeba-smiling-10k", faces, noise(109, 89), ("not_smiling", "smiling"), "{i:06d}.jpg", 1)
-    got = S.load_split("celeba", "test", root=tmp_path)
+    got = door.load_split("celeba", "test", root=tmp_path)
     assert tuple(got.pixels.shape) == (4, 3, 32, 32) and got.classes == ("not smiling", "smiling")
     assert got.labels.tolist() == [0, 0, 1, 1]
     first = sorted((tmp_path / "celeba-smiling-10k" / "test" / "not_smiling").iterdir())[0]
@@ -130,16 +129,16 @@ def test_celeba_falls_back_to_the_smiling_folder_resized_to_32(tmp_path, image_f
     assert_array_equal(got.pixels[0].permute(1, 2, 0).numpy(), expected)
 
 
-@pytest.mark.skipif(not (S.default_root() / "cifar100-resplit").exists(), reason="no cifar100-resplit copy")
+@pytest.mark.skipif(not (copies.default_root() / "cifar100-resplit").exists(), reason="no cifar100-resplit copy")
 def test_the_cifar100_copy_has_100_classes_of_300_and_its_measured_mean():
-    got = S.load_split("cifar100", "train")
+    got = door.load_split("cifar100", "train")
     assert tuple(got.pixels.shape) == (30000, 3, 32, 32) and torch.bincount(got.labels).tolist() == [300] * 100
     assert_allclose((got.pixels.double() / 255).mean((0, 2, 3)).numpy(), [0.5066, 0.4863, 0.4405], atol=1e-4)
 
 
-@pytest.mark.skipif(not (S.default_root() / "celeba-smiling-10k").exists(), reason="no celeba-smiling-10k copy")
+@pytest.mark.skipif(not (copies.default_root() / "celeba-smiling-10k").exists(), reason="no celeba-smiling-10k copy")
 def test_the_celeba_copy_is_labelled_by_smiling():
-    train, test = S.load_split("celeba", "train"), S.load_split("celeba", "test")
+    train, test = door.load_split("celeba", "train"), door.load_split("celeba", "test")
     assert (len(train), len(test)) == (9000, 1000) and train.classes == ("not smiling", "smiling")
     assert (int(train.labels.sum()), int(test.labels.sum())) == (4322, 500)  # the copy's README counts
 
@@ -149,44 +148,45 @@ def test_a_pretrained_first_layer_is_read_beside_the_data_root_and_a_missing_one
     (tmp_path / "pretrained").mkdir()
     bank = np.random.default_rng(2).standard_normal((64, 3, 3, 3)).astype(np.float32)
     np.save(tmp_path / "pretrained" / "vgg11_bn_imagenet_conv1.npy", bank)
-    found = S.Datasets(tmp_path / "data", download=False)
+    found = door.Datasets(tmp_path / "data", download=False)
     assert_array_equal(found.pretrained("vgg11_bn_imagenet").numpy(), bank)
-    with pytest.raises(S.DatasetNotFound) as err:
+    with pytest.raises(copies.DatasetNotFound) as err:
         found.pretrained("alexnet")
     assert "\n" not in str(err.value) and "alexnet_conv1.npy not found" in str(err.value)
 
 
 @pytest.mark.skipif(
-    not (S.default_root().parent / "pretrained" / "vgg11_bn_imagenet_conv1.npy").exists(), reason="no VGG11-BN layer"
+    not (copies.default_root().parent / "pretrained" / "vgg11_bn_imagenet_conv1.npy").exists(),
+    reason="no VGG11-BN layer",
 )
 def test_the_vgg11_bn_layer_is_float_64_filters_of_3x3_rgb():
-    bank = S.Datasets(S.default_root(), download=False).pretrained("vgg11_bn_imagenet")
+    bank = door.Datasets(copies.default_root(), download=False).pretrained("vgg11_bn_imagenet")
     assert tuple(bank.shape) == (64, 3, 3, 3) and bank.dtype == torch.float32
     assert len(torch.unique(bank)) > 1000  # float, not 8-bit quantised like the MobileNet stand-ins
 
 
 def test_default_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv("FIRSTLAYER_DATA", str(tmp_path))
-    assert S.default_root() == tmp_path
+    assert copies.default_root() == tmp_path
 
 
 # ---------------------------------------------------------------- subsets and labels
 
 
-def sorted_images(per_class=10, classes=D.CIFAR10_CLASSES):
+def sorted_images(per_class=10, classes=images.CIFAR10_CLASSES):
     """Like an ImageFolder copy: sorted by class."""
     n = per_class * len(classes)
     labels = torch.arange(len(classes)).repeat_interleave(per_class)
     pixels = torch.arange(n, dtype=torch.uint8)[:, None, None, None].expand(n, 3, 2, 2).contiguous()
-    return D.Images(pixels, labels, tuple(classes), "synthetic")
+    return images.Images(pixels, labels, tuple(classes), "synthetic")
 
 
 def test_subset_is_deterministic_and_class_mixed():
     im = sorted_images()
-    a, b = D.subset(im, 20, seed=0), D.subset(im, 20, seed=0)
+    a, b = images.subset(im, 20, seed=0), images.subset(im, 20, seed=0)
     assert len(a) == 20 and torch.equal(a.labels, b.labels) and torch.equal(a.pixels, b.pixels)
     assert len(a.labels.unique()) >= 5, "a prefix of a class-sorted set would hold 2 classes"
-    assert not torch.equal(a.pixels, D.subset(im, 20, seed=1).pixels)
+    assert not torch.equal(a.pixels, images.subset(im, 20, seed=1).pixels)
     idx = a.pixels[:, 0, 0, 0].long()
     assert torch.all(idx[1:] > idx[:-1]), "indices kept in order"
     assert torch.equal(im.labels[idx], a.labels)
@@ -194,44 +194,44 @@ def test_subset_is_deterministic_and_class_mixed():
 
 def test_subset_all_when_n_none_or_large():
     im = sorted_images(2)
-    assert D.subset(im, None) is im and D.subset(im, 20) is im and D.subset(im, 999) is im
+    assert images.subset(im, None) is im and images.subset(im, 20) is im and images.subset(im, 999) is im
 
 
 def test_random_labels_keep_counts_and_are_seeded():
     labels = sorted_images().labels
-    r = D.random_labels(labels, seed=3)
+    r = images.random_labels(labels, seed=3)
     assert_array_equal(torch.bincount(r, minlength=10), torch.bincount(labels, minlength=10))
-    assert torch.equal(r, D.random_labels(labels, seed=3))
-    assert not torch.equal(r, D.random_labels(labels, seed=4))
+    assert torch.equal(r, images.random_labels(labels, seed=3))
+    assert not torch.equal(r, images.random_labels(labels, seed=4))
     assert not torch.equal(r, labels)
 
 
 def test_binary_keeps_two_classes_with_01_labels():
     im = sorted_images(4)
-    b = D.binary(im, "dog-cat")
+    b = images.binary(im, "dog-cat")
     assert b.classes == ("dog", "cat") and len(b) == 8
-    dog, cat = D.CIFAR10_CLASSES.index("dog"), D.CIFAR10_CLASSES.index("cat")
+    dog, cat = images.CIFAR10_CLASSES.index("dog"), images.CIFAR10_CLASSES.index("cat")
     orig = im.labels[b.pixels[:, 0, 0, 0].long()]
     assert set(orig.tolist()) == {dog, cat}
     assert torch.equal(b.labels, (orig == cat).long())
-    car = D.binary(im, "car-truck")
+    car = images.binary(im, "car-truck")
     assert car.classes == ("automobile", "truck") and set(car.labels.tolist()) == {0, 1}
 
 
 def test_binary_unknown_class_raises():
     with pytest.raises(ValueError, match="zebra"):
-        D.binary(sorted_images(2), "zebra-cat")
+        images.binary(sorted_images(2), "zebra-cat")
 
 
 def test_normalise_per_channel():
     g = torch.Generator().manual_seed(0)
     pixels = torch.randint(0, 256, (10, 3, 8, 8), generator=g, dtype=torch.uint8)
-    x, (mean, std) = D.normalise(pixels)
+    x, (mean, std) = images.normalise(pixels)
     assert x.dtype == torch.float32 and pixels.dtype == torch.uint8
     assert_allclose(x.mean((0, 2, 3)).numpy(), 0.0, atol=1e-5)
     assert_allclose(x.std((0, 2, 3)).numpy(), 1.0, atol=1e-5)
     assert_allclose(mean.numpy(), pixels.float().div(255).mean((0, 2, 3)).numpy(), rtol=1e-6)
-    y, stats = D.normalise(pixels[:3], (mean, std))
+    y, stats = images.normalise(pixels[:3], (mean, std))
     assert stats[0] is mean
     assert_allclose(y.numpy(), x[:3].numpy(), atol=1e-6)
 

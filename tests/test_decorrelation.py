@@ -1,4 +1,4 @@
-"""harness.decorrelation (spatial autocorrelation, spectral whitening) and harness.labelstats
+"""harness.measures.decorrelation (spatial autocorrelation, spectral whitening) and harness.measures.labelstats
 against explicit references."""
 
 import numpy as np
@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
-from harness.decorrelation import autocorrelation, shift_moments, spectral_whitening
-from harness.labelstats import image_pca_stats, label_correlations
-from harness.spectra import extract_patches, patch_pca
+from harness.data.patches import extract_patches, patch_pca
+from harness.measures.decorrelation import autocorrelation, shift_moments, spectral_whitening
+from harness.measures.labelstats import image_pca_stats, label_correlations
 
 
 def white(n=8, size=32, seed=0):

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torchvision.datasets as tvd
 
-from harness.sources import DatasetNotFound, Datasets, load_split
+from harness.data.copies import DatasetNotFound
+from harness.data.door import Datasets, load_split
 
 BATCHES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
 

@@ -1,8 +1,8 @@
-"""harness.findings: the report's first notes, built from the rows' own numbers."""
+"""harness.report.findings: the report's first notes, built from the rows' own numbers."""
 
 from __future__ import annotations
 
-from harness.findings import findings
+from harness.report.findings import findings
 
 
 def test_findings_quote_the_rows_numbers_and_skip_absent_rows():

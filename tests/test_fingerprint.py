@@ -1,10 +1,10 @@
-"""The training fingerprint (harness.fingerprint) follows trained bits, not file layout: a
+"""The training fingerprint (harness.training.fingerprint) follows trained bits, not file layout: a
 definition moved to another module, an import renamed, a docstring or comment edited keep
 it; an edit to the patch PCA or to the pixel decoding changes it."""
 
 from __future__ import annotations
 
-from harness import fingerprint as fp
+from harness.training import fingerprint
 
 HERE = """
 from . import models
@@ -30,22 +30,22 @@ def build_model(spec, n):
 
 
 def test_a_definition_moved_with_its_imports_renamed_keeps_its_reading():
-    assert fp.normalised(HERE, "build_model") == fp.normalised(MOVED, "build_model")
+    assert fingerprint.normalised(HERE, "build_model") == fingerprint.normalised(MOVED, "build_model")
 
 
 def test_docstrings_and_comments_are_not_read():
     plain = "def f(x):\n    return x + 1\n"
-    assert fp.normalised(plain, "f") == fp.normalised(
+    assert fingerprint.normalised(plain, "f") == fingerprint.normalised(
         'def f(x):\n    """Adds one."""\n    # a comment\n    return x + 1\n', "f"
     )
-    assert fp.normalised(plain, "f") != fp.normalised("def f(x):\n    return x + 2\n", "f")
-    assert len(fp.fingerprint()) == 16
+    assert fingerprint.normalised(plain, "f") != fingerprint.normalised("def f(x):\n    return x + 2\n", "f")
+    assert len(fingerprint.fingerprint()) == 16
 
 
 def test_the_fingerprint_of_a_moved_definition_is_unchanged():
-    before = fp.of([("a", ("build_model",))], source={"a": HERE}.get)
-    after = fp.of([("b", ("X",)), ("c", ("build_model",))], source={"b": MOVED, "c": MOVED}.get)
-    alone = fp.of([("c", ("build_model",))], source={"c": MOVED}.get)
+    before = fingerprint.of([("a", ("build_model",))], source={"a": HERE}.get)
+    after = fingerprint.of([("b", ("X",)), ("c", ("build_model",))], source={"b": MOVED, "c": MOVED}.get)
+    alone = fingerprint.of([("c", ("build_model",))], source={"c": MOVED}.get)
     assert before == alone != after  # the entries, not the modules, make the hash
 
 
@@ -53,12 +53,12 @@ def test_an_external_alias_reads_as_the_module_it_names():
     a = "import torch.nn.functional as F\ndef f(x):\n    return F.relu(x)\n"
     b = "import torch.nn.functional as G\ndef f(x):\n    return G.relu(x)\n"
     c = "import torch.nn.functional as F\ndef f(x):\n    return F.gelu(x)\n"
-    assert fp.normalised(a, "f") == fp.normalised(b, "f") != fp.normalised(c, "f")
+    assert fingerprint.normalised(a, "f") == fingerprint.normalised(b, "f") != fingerprint.normalised(c, "f")
 
 
 def _edited(module: str, old: str, new: str):
     def source(name: str) -> str:
-        text = fp._source(name)
+        text = fingerprint._source(name)
         if name == module:
             assert old in text, f"{old!r} not in {module}"
             return text.replace(old, new, 1)
@@ -68,23 +68,23 @@ def _edited(module: str, old: str, new: str):
 
 
 def test_the_current_training_code_reads_and_every_entry_is_found():
-    assert fp.of(fp.TRAINED) == fp.fingerprint()
+    assert fingerprint.of(fingerprint.TRAINED) == fingerprint.fingerprint()
 
 
 def test_editing_the_patch_pca_or_the_pixel_decoding_changes_it():
-    now = fp.fingerprint()
-    patch_pca = _edited("harness.spectra", "return pca_from_covariance(cov, mean, count, size, images.shape[1])",
+    now = fingerprint.fingerprint()
+    patch_pca = _edited("harness.data.patches", "return pca_from_covariance(cov, mean, count, size, images.shape[1])",
                         "return pca_from_covariance(cov * 1.0, mean, count, size, images.shape[1])")  # fmt: skip
-    decoding = _edited("harness.sources", '.convert("RGB").resize((size, size))', '.convert("RGB").resize((size, 32))')
-    uint8 = _edited("harness.spectra", "EXACT_TERMS = 1024", "EXACT_TERMS = 512")
+    decoding = _edited("harness.data.copies", ".resize((size, size))", ".resize((size, 32))")
+    uint8 = _edited("harness.data.patches", "EXACT_TERMS = 1024", "EXACT_TERMS = 512")
     for source in (patch_pca, decoding, uint8):
-        assert fp.of(fp.TRAINED, source) != now
+        assert fingerprint.of(fingerprint.TRAINED, source) != now
 
 
 def test_docstrings_comments_saving_and_provenance_keep_it():
-    now = fp.fingerprint()
-    docstring = _edited("harness.spectra", "Exact patch PCA (Def. 2.1 / 4.1)", "The exact patch PCA")
-    saving = _edited("harness.train", '"since": since,', '"since": int(since),')
-    provenance = _edited("harness.train", '"threads": torch.get_num_threads(),', '"threads": 1,')
+    now = fingerprint.fingerprint()
+    docstring = _edited("harness.data.patches", "Exact patch PCA (Def. 2.1 / 4.1)", "The exact patch PCA")
+    saving = _edited("harness.training.train", '"since": since,', '"since": int(since),')
+    provenance = _edited("harness.training.train", '"threads": torch.get_num_threads(),', '"threads": 1,')
     for source in (docstring, saving, provenance):
-        assert fp.of(fp.TRAINED, source) == now
+        assert fingerprint.of(fingerprint.TRAINED, source) == now

@@ -1,4 +1,4 @@
-"""The GPU check (harness.gpucheck) runs on a machine without CUDA: every device part is
+"""The GPU check (harness.cli.gpucheck) runs on a machine without CUDA: every device part is
 skipped with one line, the CPU half of the determinism check runs, and one JSON is written."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from harness import gpucheck
-from harness.sources import default_root
+from harness.cli import gpucheck
+from harness.data.copies import default_root
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine runs the device parts")

@@ -1,4 +1,4 @@
-"""``firstlayer inspect`` (harness.cli, harness.inspection, harness.banks) on real inputs made
+"""``firstlayer inspect`` (harness.cli, harness.cli.inspect, harness.cli.banks) on real inputs made
 here: a small CNN trained a few steps and saved as a checkpoint, .npy/.npz banks, torchvision's
 ResNet-18 with random weights (a 7x7 stem), a run of the suite's cache, the ImageNet layers
 beside the data root where present, and a bank whose profile is eq. 3 at a known t."""
@@ -16,15 +16,17 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from harness.banks import load_bank
-from harness.cli import main
-from harness.data import normalise
-from harness.inspection import pca_for
+from harness.cli.banks import load_bank
+from harness.cli.main import main
+from harness.data.copies import default_root
+from harness.data.door import Datasets
+from harness.data.images import normalise
+from harness.measures.layers import pca_for
+from harness.measures.spectra import energy_profile
+from harness.measures.theory import authors_grid, formula_profile
 from harness.models import build, first_layer, random_bank
-from harness.runs import RunCache, RunSpec
-from harness.sources import Datasets, default_root
-from harness.spectra import energy_profile
-from harness.theory import authors_grid, formula_profile
+from harness.training.cache import RunCache
+from harness.training.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 

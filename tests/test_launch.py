@@ -1,4 +1,4 @@
-"""``--launcher submitit`` (harness.launch) through submitit's local executor: real job
+"""``--launcher submitit`` (harness.training.launch) through submitit's local executor: real job
 processes and the same pickling path as SLURM. Each run is trained once, by its own job, to the
 same numbers as a local session; a job's error reaches the claims that read its run."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.sources import default_root
+from harness.data.copies import default_root
 
 pytest.importorskip("submitit")
 pytestmark = pytest.mark.skipif(

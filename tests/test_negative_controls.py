@@ -1,8 +1,8 @@
-"""Unit tests of the claims' checks (harness.checks): each feeds a claim's own check a case
+"""Unit tests of the claims' checks (harness.verdicts.checks): each feeds a claim's own check a case
 where the claim is false, and the condition under test is the one that fails (the others are
 shown to hold), so the verdict is FAIL (or, for an unmet premise or too few runs,
 INCONCLUSIVE). The claims themselves also run their checks on controls built from their own
-runs, every time (harness.controls, harness.verdicts). Synthetic spectra and filter banks
+runs, every time (harness.verdicts.controls, harness.plugin.conclude). Synthetic spectra and filter banks
 keep these fast and free of data; the data-dependent ones skip without it."""
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ import numpy as np
 import pytest
 import torch
 
-from harness import checks, stats
-from harness.checks import guard, profile
-from harness.data import normalise, subset
-from harness.decorrelation import shift_moments
-from harness.labelstats import chance_largest, decile_labels, image_pca_stats, label_correlations
+from harness.config.paper import bar, paper
+from harness.config.scales import scale as load_scale
+from harness.data.copies import default_root
+from harness.data.door import load_split
+from harness.data.images import normalise, subset
+from harness.data.patches import patch_pca, pca_from_covariance
+from harness.measures import profiles
+from harness.measures.decorrelation import shift_moments
+from harness.measures.labelstats import chance_largest, decile_labels, image_pca_stats, label_correlations
+from harness.measures.profiles import profile
+from harness.measures.spectra import correlation, energy_profile
+from harness.measures.theory import fit_formula, formula_profile, linear_cnn_fit, random_covariance, synthetic_patches
 from harness.models import random_banks
-from harness.scales import bar, paper
-from harness.scales import scale as load_scale
-from harness.sources import default_root, load_split
-from harness.spectra import correlation, energy_profile, patch_pca, pca_from_covariance
-from harness.theory import fit_formula, formula_profile, linear_cnn_fit, random_covariance, synthetic_patches
+from harness.verdicts import checks, judge, stats
+from harness.verdicts.checks import guard
 
 CPU = load_scale("cpu")
 PCA = pca_from_covariance(random_covariance(27, 4.0, seed=1), np.zeros(27), 1, 3, 3)
@@ -71,30 +75,30 @@ def verdict_of(v) -> str:
 
 
 def test_a_straddling_interval_is_inconclusive_and_a_miss_fails():
-    assert checks.check("x", stats.over_runs([0.89, 0.91, 0.93]), ">=", 0.90).verdict == "INCONCLUSIVE"
-    assert checks.check("x", stats.over_runs([0.80, 0.81, 0.82]), ">=", 0.90).verdict == "FAIL"
-    assert checks.check("x", stats.over_runs([0.95, 0.96, 0.97]), ">=", 0.90).verdict == "PASS"
-    assert checks.judge(checks.check("x", stats.exact(0.5), ">=", 0.9, premise=True)).verdict == "INCONCLUSIVE"
+    assert judge.check("x", stats.over_runs([0.89, 0.91, 0.93]), ">=", 0.90).verdict == "INCONCLUSIVE"
+    assert judge.check("x", stats.over_runs([0.80, 0.81, 0.82]), ">=", 0.90).verdict == "FAIL"
+    assert judge.check("x", stats.over_runs([0.95, 0.96, 0.97]), ">=", 0.90).verdict == "PASS"
+    assert judge.judge(judge.check("x", stats.exact(0.5), ">=", 0.9, premise=True)).verdict == "INCONCLUSIVE"
 
 
 def test_fewer_than_three_runs_never_pass_or_fail():
     """One or two runs: INCONCLUSIVE "too few runs", however far from the bar, and whatever
     the other conditions say."""
     for values in ([0.99], [0.2], [0.99, 0.995]):
-        v = checks.judge(checks.check("x", stats.over_runs(values), ">=", 0.9))
+        v = judge.judge(judge.check("x", stats.over_runs(values), ">=", 0.9))
         assert v.verdict == "INCONCLUSIVE" and "too few runs" in v.reason
-    failing_guard = checks.check("guard", stats.exact(0.9), "<=", 0.7)
-    v = checks.judge(failing_guard, checks.check("x", stats.over_runs([0.2]), ">=", 0.9))
+    failing_guard = judge.check("guard", stats.exact(0.9), "<=", 0.7)
+    v = judge.judge(failing_guard, judge.check("x", stats.over_runs([0.2]), ">=", 0.9))
     assert v.verdict == "INCONCLUSIVE"
 
 
 def test_a_deviation_needs_its_cause_measured():
-    fail = checks.check("fit", stats.over_runs([0.5, 0.51, 0.52]), ">=", 0.9)
-    dev = checks.Deviation("explained by z", "z > 0.5")
-    assert checks.judge(fail, deviation=dev, measured={"z": 0.7}).verdict == "DEVIATES"
-    assert checks.judge(fail, deviation=dev, measured={"z": 0.3}).verdict == "FAIL"
-    assert checks.judge(fail, deviation=dev, measured={}).verdict == "FAIL"  # cause not measured
-    assert "not measured" in checks.judge(fail, deviation=dev).reason
+    fail = judge.check("fit", stats.over_runs([0.5, 0.51, 0.52]), ">=", 0.9)
+    dev = judge.Deviation("explained by z", "z > 0.5")
+    assert judge.judge(fail, deviation=dev, measured={"z": 0.7}).verdict == "DEVIATES"
+    assert judge.judge(fail, deviation=dev, measured={"z": 0.3}).verdict == "FAIL"
+    assert judge.judge(fail, deviation=dev, measured={}).verdict == "FAIL"  # cause not measured
+    assert "not measured" in judge.judge(fail, deviation=dev).reason
 
 
 def test_the_guard_rejects_trivial_profiles():
@@ -196,7 +200,7 @@ def test_moved_rejects_a_layer_whose_w_is_still_its_init():
     far = [FakeRun(w0, w0 + 100 * learned_bank(s), [], {}) for s, w0 in enumerate(inits)]
     assert checks.moved(little, PCA, bar("init", "cifar10")).verdict == "FAIL"
     assert checks.moved(far, PCA, bar("init", "cifar10")).verdict == "PASS"
-    shares = checks.representation(little, PCA)["init's share of |W|^2, each run"]
+    shares = profiles.representation(little, PCA)["init's share of |W|^2, each run"]
     assert all(s > 0.99 for s in shares)
 
 
@@ -262,7 +266,7 @@ def test_formula_shift_fails_where_the_peak_does_not_move_as_fig_4(peaks, failin
 
 
 def test_formula_shift_holds_on_eq_3_itself():
-    from harness.theory import t_grid
+    from harness.measures.theory import t_grid
 
     peaks = formula_profile(PCA.lambdas, t_grid(PCA.lambdas, points=300)).argmax(axis=1)
     assert checks.formula_shift(peaks, 27, 1.0, 0.99).verdict == "PASS"

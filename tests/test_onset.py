@@ -1,4 +1,4 @@
-"""The onset curves (harness.onset): measures along the snapshots of a claim's runs."""
+"""The onset curves (harness.measures.onset): measures along the snapshots of a claim's runs."""
 
 from types import SimpleNamespace
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.onset import along, onset_figure
-from harness.spectra import patch_pca
+from harness.data.patches import patch_pca
+from harness.measures.onset import along, onset_figure
 
 
 def run(seed, steps=(0, 25, 50, 75), accuracy=((50, 0.4), (75, 0.9))):

@@ -1,4 +1,4 @@
-"""``--plan`` (harness.plan): the runs it plans are the runs a session then trains, and a
+"""``--plan`` (harness.plugin.plan): the runs it plans are the runs a session then trains, and a
 second plan finds them cached."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import makespan
-from harness.sources import default_root
+from harness.data.copies import default_root
+from harness.plugin.plan import makespan
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = "random_labels and cifar10 and not cifar100"  # 3 true + 3 random-label runs, one stop rule

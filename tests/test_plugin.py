@@ -23,7 +23,14 @@ def run(pytester, tmp_path):
     def go(*args, src=CLAIM):
         pytester.makepyfile(test_claim=src)
         return pytester.runpytest_subprocess(
-            "-p", "harness.plugin", "-ra", "--data-root", str(tmp_path), "--report-dir", str(tmp_path / "r"), *args
+            "-p",
+            "harness.plugin.hooks",
+            "-ra",
+            "--data-root",
+            str(tmp_path),
+            "--report-dir",
+            str(tmp_path / "r"),
+            *args,
         )
 
     return go
@@ -46,7 +53,7 @@ def test_a_misspelt_claim_family_is_one_usage_line(run):
 
 def test_a_missing_data_root_is_a_usage_error(pytester, tmp_path):
     pytester.makepyfile(test_claim=CLAIM)
-    result = pytester.runpytest_subprocess("-p", "harness.plugin", "--data-root", str(tmp_path / "nowhere"))
+    result = pytester.runpytest_subprocess("-p", "harness.plugin.hooks", "--data-root", str(tmp_path / "nowhere"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert any("--data-root" in line and "no such folder" in line for line in result.stderr.lines)
 
@@ -83,7 +90,7 @@ def test_an_unknown_scale_is_a_usage_error(run):
 def test_missing_data_skips_the_claim_with_its_line(run):
     src = """
 import pytest
-from harness.sources import DatasetNotFound
+from harness.data.door import DatasetNotFound
 
 @pytest.mark.claim("seed")
 def test_x(datasets):
@@ -97,11 +104,11 @@ def test_x(datasets):
 
 VERDICTS = """
 import pytest
-from harness import checks
-from harness.stats import over_runs
+from harness.verdicts import judge
+from harness.verdicts.stats import over_runs
 
 def verdict(values, **dev):
-    return checks.judge(checks.check("x", over_runs(values), ">=", 0.9), **dev)
+    return judge.judge(judge.check("x", over_runs(values), ">=", 0.9), **dev)
 
 FAILS = {"a control": verdict([0.1, 0.11, 0.12])}
 
@@ -119,7 +126,7 @@ def test_unsure(conclude):
 
 @pytest.mark.claim("seed")
 def test_deviates(conclude):
-    dev = dict(deviation=checks.Deviation("known", "z > 1"))
+    dev = dict(deviation=judge.Deviation("known", "z > 1"))
     control = verdict([0.1, 0.11, 0.12], **dev, measured={"z": 0})
     conclude(verdict([0.5, 0.51, 0.52], **dev, measured={"z": 2}), {"a control": control})
 
@@ -138,11 +145,11 @@ def test_too_few(conclude):
 
 CANNOT_FAIL = """
 import pytest
-from harness import checks
-from harness.stats import over_runs
+from harness.verdicts import judge
+from harness.verdicts.stats import over_runs
 
 def verdict(values, **dev):
-    return checks.judge(checks.check("x", over_runs(values), ">=", 0.9), **dev)
+    return judge.judge(judge.check("x", over_runs(values), ">=", 0.9), **dev)
 
 @pytest.mark.claim("seed")
 def test_control_passes_too(conclude):
@@ -154,7 +161,7 @@ def test_no_control(conclude):
 
 @pytest.mark.claim("seed")
 def test_cause_holds_on_the_control(conclude):
-    dev = dict(deviation=checks.Deviation("known", "z > 1"), measured={"z": 2})
+    dev = dict(deviation=judge.Deviation("known", "z > 1"), measured={"z": 2})
     conclude(verdict([0.5, 0.51, 0.52], **dev), {"a control": verdict([0.1, 0.11, 0.12], **dev)})
 
 @pytest.mark.claim("seed")
@@ -241,7 +248,7 @@ class CannedRuns:
     rule reads, without training."""
 
     def __init__(self, accuracy):
-        from harness.runs import RunCache
+        from harness.training.cache import RunCache
 
         self.accuracy, self.stops = accuracy, []
         self.converge = RunCache.converge.__get__(self)
@@ -280,8 +287,8 @@ def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_
     nets have train accuracy >= 0.99 (the seed that lags decides, not the first or the mean);
     true-label nets do not count; nothing is trained past the judged stop; a net that never
     memorises: the cap (and the claim's premise then makes it INCONCLUSIVE)."""
-    from harness.scales import scale
-    from harness.stoprule import judged_step
+    from harness.config.scales import scale
+    from harness.plugin.stoprule import judged_step
 
     def accuracy(labels, seed, step):
         if labels == "true":
@@ -298,9 +305,9 @@ def test_the_stop_rule_waits_for_every_random_label_net_and_no_longer(memorised_
 def test_an_error_of_the_stop_rule_is_raised_again_not_met_again():
     """``prefilled`` runs the rule first and leaves an error to the claim: ``trained`` gets the
     same error without training or downloading again (one prefill, not two)."""
-    from harness.scales import scale
-    from harness.sources import DatasetNotFound
-    from harness.stoprule import judged_step
+    from harness.config.scales import scale
+    from harness.data.copies import DatasetNotFound
+    from harness.plugin.stoprule import judged_step
 
     class Absent(CannedRuns):
         def get(self, spec):
@@ -328,7 +335,7 @@ def test_a_claim_that_reads_no_run_trains_its_share_first(run, tmp_path):
     claims that read the runs."""
     src = """
 import pytest
-from harness.runs import RunCache
+from harness.training.cache import RunCache
 
 ASKED = []
 
@@ -364,7 +371,7 @@ def test_the_results_name_the_threads_that_trained_the_runs(run, tmp_path):
     src = """
 import pytest
 from types import SimpleNamespace
-from harness.runs import RunCache
+from harness.training.cache import RunCache
 
 RunCache.prefill = lambda self, specs, skip=(): None
 RunCache.get = lambda self, spec, **kw: SimpleNamespace(spec=spec, provenance={"threads": 1 + spec.seed})
@@ -387,7 +394,7 @@ def test_two(trained, record):
 
 def test_xdist_worker_i_trains_on_gpu_i():
     """-n <gpus> --gpu: worker gw<i> on GPU i, wrapping past the GPUs there are (a fake count)."""
-    from harness.fixtures import gpu_of
+    from harness.plugin.claim_fixtures import gpu_of
 
     assert [gpu_of(f"gw{i}", 4) for i in range(6)] == ["cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"]
     assert gpu_of(None, 2) == "cuda:0" and gpu_of("gw1", 1) == "cuda:0"

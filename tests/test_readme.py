@@ -1,10 +1,10 @@
-"""The README's result table is made from the committed reports (harness.readme) and stays so."""
+"""The README's result table is made from the committed reports (harness.report.readme) and stays so."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness import readme
+from harness.report import readme
 
 
 def claim(id_, verdict, measured=None, interval=None, **kw):
@@ -23,7 +23,7 @@ def claim(id_, verdict, measured=None, interval=None, **kw):
 
 
 def test_the_committed_readme_table_is_the_reports_own():
-    assert readme.main(["--check"]) == 0, "run: python -m harness.readme"
+    assert readme.main(["--check"]) == 0, "run: python -m harness.report.readme"
 
 
 def test_each_row_comes_from_the_first_report_that_measured_it_with_its_scale_named():

@@ -8,7 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from harness import report
+from harness.report import build, history, words
+from harness.report.__main__ import main as report_main
 
 
 def claim(cid, verdict, measured=0.95, sd=None, n=None, figures=(), reason=""):
@@ -88,7 +89,7 @@ def results():
 
 def test_build_writes_everything(results, tmp_path):
     results["claims"][0].update(interval=[0.93, 0.97], bar=0.9, part="Table 1")
-    paths = report.build(results, tmp_path)
+    paths = build.build(results, tmp_path)
     for key in ("results", "markdown", "html"):
         assert paths[key].is_file()
     assert json.loads(paths["results"].read_text())["claims"][0]["id"] == "seed[cifar10]"
@@ -128,7 +129,7 @@ def test_the_first_screen_is_one_row_per_finding_and_one_line_of_skips(results, 
     results["claims"][0].update(interval=[0.93, 0.97], bar=0.9, op=">=", part="Table 1", title="Seeds agree")
     results["claims"][1].update(title="Seeds agree", bar=0.9, op=">=")
     results["claims"][2].update(reason="Skipped: dataset 'imagenet' (train) not found (tried x); URLError: <urlopen>")
-    paths = report.build(results, tmp_path)
+    paths = build.build(results, tmp_path)
     md = paths["markdown"].read_text()
     first = md[md.index("## Does the paper hold?") : md.index("## Every claim")]
     rows = [line for line in first.splitlines() if line.startswith("| ")][1:]
@@ -142,7 +143,7 @@ def test_the_first_screen_is_one_row_per_finding_and_one_line_of_skips(results, 
 
 
 def test_every_claim_is_drawn_against_its_bar_right_meaning_it_holds():
-    from harness.scorecard import margin
+    from harness.report.scorecard import margin
 
     assert margin({"measured": 0.95, "interval": [0.93, 0.97], "bar": 0.9, "op": ">="}) == pytest.approx(
         (0.05, 0.03, 0.07)
@@ -155,19 +156,18 @@ def test_every_claim_is_drawn_against_its_bar_right_meaning_it_holds():
 def test_a_rebuild_leaves_no_stale_figure(results, tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "old-claim-fit.png").write_bytes(b"x")
-    report.build(results, tmp_path)
+    build.build(results, tmp_path)
     assert not (tmp_path / "figures" / "old-claim-fit.png").exists()
 
 
 def test_claims_follow_the_papers_order(results, tmp_path):
     results["meta"]["order"] = ["eig", "decorr", "seed"]
-    md = report.build(results, tmp_path)["markdown"].read_text()
+    md = build.build(results, tmp_path)["markdown"].read_text()
     rows = [line for line in every(md).splitlines() if line.startswith("| ")][1:]
     assert [r.split("`")[1] for r in rows] == ["eig[imagenet]", "decorr", "seed[cifar10]", "seed"]
 
 
 def test_history_draws_the_claims_that_moved_in_one_figure(results, tmp_path):
-    from harness import history
 
     file = tmp_path / "history.csv"
     for value in (0.95, 0.93):
@@ -176,7 +176,7 @@ def test_history_draws_the_claims_that_moved_in_one_figure(results, tmp_path):
         history.append(results, file)
     past = history.load(file, "cpu")
     assert len(history.runs(past)) == 2
-    paths = report.build(results, tmp_path / "out", file)
+    paths = build.build(results, tmp_path / "out", file)
     assert [p.name for p in paths["figures"] if p.name == "history.png"] == ["history.png"]
     assert not any("trend" in p.name for p in paths["figures"])
     assert history.moved(past, ["seed[cifar10]", "seed"]) == ["seed[cifar10]"]  # the other did not move
@@ -189,7 +189,6 @@ def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_pa
     """The history's newest run on each machine and thread count: named in the claim's details
     where their verdicts differ (formula[cifar10]: PASS on AMD, INCONCLUSIVE on Intel with one
     thread, PASS with two), absent where they agree."""
-    from harness import history
 
     file = tmp_path / "history.csv"
     for date, machine, commit, verdict in (
@@ -210,7 +209,7 @@ def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_pa
     history.append(results, file)
     said = history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
     assert said.endswith("Intel Xeon, 2 cores, 2 threads: PASS 0.950 (ddd4444)") and intel in said
-    md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
+    md = build.build(results, tmp_path / "out", file)["markdown"].read_text()
     assert md.count("verdict differs by machine or thread count") == 1 and said in md
     assert said in (tmp_path / "out" / "report.html").read_text()
     one = history.load(file, "cpu").query("machine == 'AMD EPYC, 2 cores'")
@@ -220,7 +219,6 @@ def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_pa
 def test_only_judged_clean_runs_count_as_a_machine_difference(results, tmp_path):
     """A SKIP or ERROR on one machine, or a dirty working tree, says nothing of the numbers: no
     machine difference; nor is one drawn from a history of all scales (a results dict without one)."""
-    from harness import history
 
     file = tmp_path / "history.csv"
     for machine, commit, verdict, dirty in (
@@ -238,14 +236,13 @@ def test_only_judged_clean_runs_count_as_a_machine_difference(results, tmp_path)
     history.append(results, file)
     assert "Zen 5, 2 cores, 1 thread: FAIL" in history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
     results["meta"].pop("scale")
-    md = report.build(results, tmp_path / "out", file)["markdown"].read_text()
+    md = build.build(results, tmp_path / "out", file)["markdown"].read_text()
     assert "verdict differs by machine" not in md
 
 
 def test_a_history_written_before_the_threads_column_gains_it(results, tmp_path):
     """The committed history predates ``threads``: appending rewrites it with the column, its
     old rows "threads not recorded", nothing lost."""
-    from harness import history
 
     file = tmp_path / "history.csv"
     history.append(results, file)
@@ -262,9 +259,9 @@ def test_a_history_written_before_the_threads_column_gains_it(results, tmp_path)
 def test_compare_flags_flip_and_ignores_unchanged(results):
     new = copy.deepcopy(results)
     new["claims"][0].update(verdict="FAIL", measured=0.5)
-    rows = report.compare(results, new)  # NaN == NaN and None == None count as unchanged
+    rows = build.compare(results, new)  # NaN == NaN and None == None count as unchanged
     assert [(r["id"], r["old"], r["new"], r["flipped"]) for r in rows] == [("seed[cifar10]", "PASS", "FAIL", True)]
-    assert report.compare(results, copy.deepcopy(results)) == []
+    assert build.compare(results, copy.deepcopy(results)) == []
 
 
 def test_compare_measured_change_and_presence(results):
@@ -272,7 +269,7 @@ def test_compare_measured_change_and_presence(results):
     new["claims"][1]["measured"] = 0.81  # DEVIATES stays DEVIATES
     del new["claims"][2]  # SKIP disappears
     new["claims"].append(claim("new[pass]", "PASS"))  # PASS appears
-    rows = {r["id"]: r for r in report.compare(results, new)}
+    rows = {r["id"]: r for r in build.compare(results, new)}
     assert set(rows) == {"seed", "eig[imagenet]", "new[pass]"}
     assert not rows["seed"]["flipped"] and rows["seed"]["new_measured"] == 0.81
     assert not rows["eig[imagenet]"]["flipped"] and rows["eig[imagenet]"]["status"] == "not run"
@@ -282,11 +279,11 @@ def test_compare_measured_change_and_presence(results):
 
 def test_check_flags_errors_and_empty_runs(results, tmp_path):
     ok = write(tmp_path / "ok.json", results)
-    assert report.main(["--check", ok]) == 0
+    assert report_main(["--check", ok]) == 0
     broken = copy.deepcopy(results)
     broken["claims"][0]["verdict"] = "ERROR"
-    assert report.main(["--check", write(tmp_path / "bad.json", broken)]) == 1
-    assert report.main(["--check", write(tmp_path / "empty.json", {"claims": []})]) == 1
+    assert report_main(["--check", write(tmp_path / "bad.json", broken)]) == 1
+    assert report_main(["--check", write(tmp_path / "empty.json", {"claims": []})]) == 1
 
 
 def write(path, data):
@@ -296,19 +293,19 @@ def write(path, data):
 
 def test_main_compare_exit_codes(results, tmp_path, capsys):
     old = write(tmp_path / "old.json", results)
-    assert report.main(["--compare", old, old]) == 0
+    assert report_main(["--compare", old, old]) == 0
     assert "flipped: 0" in capsys.readouterr().out
     flipped = copy.deepcopy(results)
     flipped["claims"][0]["verdict"] = "FAIL"
     new = write(tmp_path / "new.json", flipped)
-    assert report.main(["--compare", old, new]) == 1
+    assert report_main(["--compare", old, new]) == 1
     out = capsys.readouterr().out
     assert "seed[cifar10]" in out and "flipped: 1" in out
 
 
 def test_main_rebuilds_report(results, tmp_path, capsys):
     src = write(tmp_path / "in.json", results)
-    assert report.main(["--results", src, "--out", str(tmp_path / "out")]) == 0
+    assert report_main(["--results", src, "--out", str(tmp_path / "out")]) == 0
     assert str(tmp_path / "out" / "report.html") in capsys.readouterr().out
     assert (tmp_path / "out" / "figures" / "seed-corr.png").is_file()
 
@@ -318,8 +315,8 @@ def test_main_bad_input_exits_2(tmp_path, capsys, content):
     path = tmp_path / "bad.json"
     if content is not None:
         path.write_text(content)
-    assert report.main(["--results", str(path), "--out", str(tmp_path)]) == 2
-    assert report.main(["--compare", str(path), str(path)]) == 2
+    assert report_main(["--results", str(path), "--out", str(tmp_path)]) == 2
+    assert report_main(["--compare", str(path), str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
 
@@ -347,10 +344,10 @@ def test_header_says_how_the_runs_read_were_trained():
             "read_made": {"train_s": 3723.0, "rates": [480, 1020], "machines": ["AMD EPYC, 2 cores"]},
         }
     }
-    runs = dict(report.header(meta))["runs"]
+    runs = dict(words.header(meta))["runs"]
     assert runs.startswith("0 trained by this run (0:00:00), 2 read from the run cache: warm")
     assert "had trained 1:02:03 at 480-1,020 images/s a worker on AMD EPYC, 2 cores" in runs
-    assert "had trained" not in dict(report.header({"runs": {"trained": 2, "read": 0, "train_s": 5}}))["runs"]
+    assert "had trained" not in dict(words.header({"runs": {"trained": 2, "read": 0, "train_s": 5}}))["runs"]
 
 
 def test_a_fail_names_what_failed_when_its_shown_value_did_not():
@@ -363,6 +360,6 @@ def test_a_fail_names_what_failed_when_its_shown_value_did_not():
             "INCONCLUSIVE: energy ~ random: most - least 0.036 [-0.008, 0.080] (3 runs) > 0",
         ],
     }
-    assert report.failed_on(row) == "max corr with lambda (guard)"  # the premise is not named
+    assert words.failed_on(row) == "max corr with lambda (guard)"  # the premise is not named
     shown = {**row, "conditions": ["FAIL: formula fit 0.861 [0.839, 0.880] (3 seeds) >= 0.91"], "measured": 0.861}
-    assert report.failed_on(shown) == "" and report.failed_on({**row, "verdict": "PASS"}) == ""
+    assert words.failed_on(shown) == "" and words.failed_on({**row, "verdict": "PASS"}) == ""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report, scorecard
+from harness.report import build, scorecard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)")
@@ -98,7 +98,7 @@ def results(**row) -> dict:
 
 
 def test_the_report_reads_well_in_a_browser(tmp_path):
-    page = report.build(results(), tmp_path)["html"].read_text()
+    page = build.build(results(), tmp_path)["html"].read_text()
     found = render(page, tmp_path)
     assert {k: v for k, v in found.items() if k != "findings"} == {
         "broken": [], "overflow": [], "images": [], "paths": [], "reprs": [], "wide": False
@@ -113,18 +113,18 @@ def test_the_first_screen_of_the_reference_report_holds_every_finding(tmp_path):
     """reports/cpu re-rendered and opened at 1400x900: the findings table, with every finding
     measured, ends within the first screen; no visible cell shows a repr or an exception."""
     results = json.loads(REFERENCE.read_text())
-    page = report.build(results, tmp_path / "r")["html"].read_text()
+    page = build.build(results, tmp_path / "r")["html"].read_text()
     found = render(page, tmp_path, "1400,900")
     assert found["findings"]["bottom"] <= 900, found["findings"]
     assert found["reprs"] == [] and found["images"] == [] and found["paths"] == [] and not found["wide"]
-    for f in scorecard.findings(results["claims"]):
+    for f in scorecard.finding_rows(results["claims"]):
         assert html.escape(f["title"]) in page.split("id='findings'")[1].split("</table>")[0]
 
 
 def test_the_probe_catches_broken_words_missing_images_and_machine_paths(tmp_path):
     """The probe's negative control: the old CSS (overflow-wrap:anywhere) in a narrow column,
     an image that does not load and an absolute path are each caught."""
-    page = report.build(results(reason="see /work/shared/datasets/cifar10 for details"), tmp_path)["html"].read_text()
+    page = build.build(results(reason="see /work/shared/datasets/cifar10 for details"), tmp_path)["html"].read_text()
     squeeze = "td,th{overflow-wrap:anywhere!important;min-width:0!important}table{width:500px!important}"
     page = page.replace("</style>", squeeze + "</style>")
     page = page.replace('<img alt="profiles" src="data:image/png;base64,', '<img alt="profiles" src="missing.png#')

@@ -1,4 +1,4 @@
-"""The run cache (harness.runs) and trainer: determinism, cache hits, one training across
+"""The run cache (harness.training.cache) and trainer: determinism, cache hits, one training across
 processes, kill -9 safety, corrupt entries, divergence and missing-data messages."""
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness.fingerprint import fingerprint
-from harness.runs import RunCache, RunSpec
-from harness.sources import DatasetNotFound, Datasets
-from harness.train import TrainingDiverged
+from harness.data.copies import DatasetNotFound
+from harness.data.door import Datasets
+from harness.training.cache import RunCache
+from harness.training.fingerprint import fingerprint
+from harness.training.spec import RunSpec
+from harness.training.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
 # One torch thread per subprocess, as conftest.py gives each xdist worker: two processes of
@@ -64,7 +66,7 @@ def test_same_seed_same_weights(data_root, tmp_path):
 
 
 def _forbid_training(monkeypatch):
-    monkeypatch.setattr("harness.train.train", lambda *a, **k: pytest.fail("a cached run was retrained"))
+    monkeypatch.setattr("harness.training.cache.train", lambda *a, **k: pytest.fail("a cached run was retrained"))
 
 
 def test_second_call_is_a_cache_hit(data_root, tmp_path, monkeypatch):
@@ -274,7 +276,7 @@ def test_a_killed_retrain_keeps_the_cached_trajectory(data_root, tmp_path, monke
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("harness.train.train", killed)
+    monkeypatch.setattr("harness.training.cache.train", killed)
     with pytest.raises(KeyboardInterrupt):
         run_cache(tmp_path, data_root).get(toy(steps=50))
     kept = run_cache(tmp_path, data_root).trajectory(toy(steps=100))
@@ -288,7 +290,7 @@ def test_a_killed_retrain_keeps_the_cached_trajectory(data_root, tmp_path, monke
 
 
 class FakeLauncher:
-    """A launcher (harness.launch's interface) that trains in this process, and fails the job of
+    """A launcher (harness.training.launch's interface) that trains in this process, and fails the job of
     seed ``fail`` with an error of its own (a node that died)."""
 
     def __init__(self, fail: int):

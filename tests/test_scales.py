@@ -1,17 +1,18 @@
-"""harness.scales: the typed scale table, its validation, and bars per scale."""
+"""harness.config.scales: the typed scale table, its validation, and bars per scale."""
 
 import dataclasses
 import tomllib
 
 import pytest
 
-from harness import scales
-from harness.scales import ScaleError, bar, parse_scale
-from harness.scales import scale as load
+from harness.config import paper, scales
+from harness.config.paper import bar
+from harness.config.scales import ScaleError, parse_scale
+from harness.config.scales import scale as load
 
 
 def cpu_entry() -> dict:
-    return dict(tomllib.loads((scales.FIXTURES / "scales.toml").read_text())["cpu"])
+    return dict(tomllib.loads((paper.FIXTURES / "scales.toml").read_text())["cpu"])
 
 
 @pytest.mark.parametrize("name", scales.names())
@@ -79,9 +80,9 @@ def test_one_bar_rule_for_every_claim():
     assert bar("appendix_d1") == bar("random_labels_init", "cifar10") == 0.47
     assert bar("appendix_d2") == bar("formula", "cifar10")
     assert bar("formula", "cifar100") == 0.93  # a bound as printed ("above 0.93")
-    assert scales.spread("0.99") == 0.005 and scales.spread("0.1 ± 0.15") == 0.15 and scales.spread("0.1") == 0.05
-    for family in scales.families():
-        entry = scales.paper(family)
+    assert paper.spread("0.99") == 0.005 and paper.spread("0.1 ± 0.15") == 0.15 and paper.spread("0.1") == 0.05
+    for family in paper.families():
+        entry = paper.paper(family)
         assert not isinstance(entry.get("bar"), dict), family
         assert entry.get("judge") in (None, "at least", "at most |x|", "statement"), family
         rows = entry.get("paper")
@@ -106,8 +107,8 @@ def test_spec_takes_the_scale_sizes():
 
 
 def test_paper_value_of_a_row_the_paper_does_not_report():
-    assert scales.paper_value("seed", "cifar10") == "0.99"
-    assert scales.paper_value("seed", "svhn") == "not in the paper"
+    assert paper.paper_value("seed", "cifar10") == "0.99"
+    assert paper.paper_value("seed", "svhn") == "not in the paper"
 
 
 def test_a_variant_scale_changes_only_what_it_names():
@@ -122,8 +123,8 @@ def test_a_variant_scale_changes_only_what_it_names():
 def test_a_variant_scale_keeps_the_deviations_documented_for_its_base():
     """cpu-datasets has the cpu scale's sizes: Fig. 6's documented cause is tested there too
     (its verdict on the same runs was FAIL at cpu-datasets and DEVIATES at cpu before)."""
-    from harness import checks
+    from harness.verdicts import judge
 
-    cpu, variant = checks.deviation("whitening", load("cpu")), checks.deviation("whitening", load("cpu-datasets"))
+    cpu, variant = judge.deviation("whitening", load("cpu")), judge.deviation("whitening", load("cpu-datasets"))
     assert cpu is not None and variant == cpu
-    assert checks.deviation("whitening", load("converged")) is None
+    assert judge.deviation("whitening", load("converged")) is None

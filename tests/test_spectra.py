@@ -1,4 +1,4 @@
-"""harness.spectra against slow, explicit references (python loops, numpy PCA)."""
+"""harness.measures.spectra against slow, explicit references (python loops, numpy PCA)."""
 
 import numpy as np
 import pytest
@@ -6,18 +6,16 @@ import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose, assert_array_equal
 
-from harness.data import normalise
-from harness.spectra import (
+from harness.data.images import normalise
+from harness.data.patches import (
     _uint8_moments,
-    correlation,
-    energy_profile,
     extract_patches,
-    pairwise_correlations,
     patch_covariance,
     patch_pca,
     pca_from_covariance,
     pca_of_patches,
 )
+from harness.measures.spectra import correlation, energy_profile, pairwise_correlations
 
 
 def loop_patches(x, size, stride=1):

@@ -1,4 +1,4 @@
-"""The intervals of harness.stats, measured: coverage by simulating the claims' own designs
+"""The intervals of harness.verdicts.stats, measured: coverage by simulating the claims' own designs
 (runs drawn as noisy profiles around a true profile, paired as the claims pair them), against
 the interval that takes pairs as independent draws, which must be shown to under-cover.
 
@@ -18,9 +18,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import stats
-from harness.spectra import correlation
-from harness.theory import formula_profile, random_covariance
+from harness.measures.spectra import correlation
+from harness.measures.theory import formula_profile, random_covariance
+from harness.verdicts import stats
 
 LAMBDAS = np.sqrt(np.sort(np.linalg.eigvalsh(random_covariance(27, 4.0, seed=1)))[::-1])
 T = {"a": 300.0, "b": 600.0, "c": 1000.0}  # true profiles of conditions (true labels, random labels; c: shared)

@@ -1,4 +1,4 @@
-"""harness.theory against slow references: eq. 3 by a python loop, the fit by a loop over
+"""harness.measures.theory against slow references: eq. 3 by a python loop, the fit by a loop over
 the grid, ZCA whitening, and the linear CNN's closed form against explicit gradient descent."""
 
 import numpy as np
@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from harness.spectra import correlation, energy_profile, pca_from_covariance
-from harness.theory import (
+from harness.data.patches import pca_from_covariance
+from harness.measures.spectra import correlation, energy_profile
+from harness.measures.theory import (
     PAPER_NOTES,
     default_eta,
     fit_formula,
@@ -300,7 +301,7 @@ def test_paper_notes():
 @given(lam=st.lists(st.floats(1e-3, 1e3), min_size=4, max_size=27, unique=True), eta_frac=st.floats(0.01, 0.99))
 def test_whitening_theorem_4_3_limit(lam, eta_frac):
     """(c) As t -> infinity eq. 3 tends to a profile proportional to 1/lambda_i (Thm 4.3;
-    the proof sketch's 1/lambda_i^2 contradicts eq. 7, see harness.theory)."""
+    the proof sketch's 1/lambda_i^2 contradicts eq. 7, see harness.measures.theory)."""
     lam = np.sort(np.array(lam))[::-1]
     eta = eta_frac / lam.max() ** 2
     t = 1e4 / (eta * lam.min() ** 2)  # every component saturated: (1 - eta l^2)^t < e^-1e4
@@ -344,7 +345,7 @@ def test_the_authors_t_range_maps_to_the_saturating_regime():
     """The authors' family (eta 1e-7, t in range(1e4, 5e6, 250), eta lambda^2 / 2N on the summed
     scatter) on our covariance: eta' = 1e-7 P / 2; it spans eta' lambda_0^2 t over 2.7 decades and
     recovers a profile drawn from inside it."""
-    from harness.theory import AUTHORS_STEPS, authors_grid, fit_formula_authors
+    from harness.measures.theory import AUTHORS_STEPS, authors_grid, fit_formula_authors
 
     eta, ts = authors_grid(900)
     assert eta == pytest.approx(4.5e-5) and ts[0] == AUTHORS_STEPS[0] and ts[-1] < AUTHORS_STEPS[1]

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.runs import RunSpec, machine
-from harness.sources import Datasets, default_root
-from harness.train import train
+from harness.data.copies import default_root
+from harness.data.door import Datasets
+from harness.training.provenance import machine
+from harness.training.spec import RunSpec
+from harness.training.train import train
 
 RECORDED = Path(__file__).with_name("trained_bits.json")
 SPECS = (

@@ -1,0 +1,1 @@
+"""The typed scale table (it builds ``RunSpec``s) and the paper's numbers with their bars."""

@@ -1,0 +1,105 @@
+"""``fixtures/paper.toml``: the paper's numbers for every claim family, and the bar each is judged
+against by the one rule at the top of that file (``bar_reading``)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@cache
+def fixture_table(name: str) -> dict:
+    return tomllib.loads((FIXTURES / name).read_text())
+
+
+def paper(claim: str) -> dict:
+    """The paper's value, source and bars for a claim family (fixtures/paper.toml)."""
+    table = fixture_table("paper.toml")
+    if claim not in table:
+        raise KeyError(f"fixtures/paper.toml has no [{claim}] section")
+    return table[claim]
+
+
+def families() -> list[str]:
+    """The claim families fixtures/paper.toml describes."""
+    return list(fixture_table("paper.toml"))
+
+
+def paper_value(claim: str, key: str = "") -> str:
+    """The paper's printed value for a claim (per dataset or variant ``key`` where the paper
+    gives one per row); "not in the paper" for a row the paper does not report."""
+    value = paper(claim).get("paper", "")
+    if isinstance(value, dict):
+        return value.get(key, "not in the paper")
+    return value
+
+
+def changes(scale_name: str) -> list[str]:
+    """Verdicts that changed with a change of method, per scale (fixtures/changes.toml): each a
+    finding with its old and new value and interval, for the report's notes."""
+    found = fixture_table("changes.toml").get(scale_name, {})
+    return [f"{when}: {line}" for when, lines in found.items() for line in lines]
+
+
+def paper_number(text) -> tuple[float, float] | None:
+    """The first number of the paper's value and its ± (0 when none): '0.90 ± 0.02' -> (0.9, 0.02)."""
+    m = re.match(r"\s*(-?\d*\.?\d+)(?:\s*±\s*(\d*\.?\d+))?", str(text or ""))
+    return (float(m.group(1)), float(m.group(2) or 0.0)) if m else None
+
+
+K = 2.0  # the rule's multiple of the paper's spread (fixtures/paper.toml, top)
+
+
+def spread(text) -> float:
+    """The paper's spread of a printed value: its ± where printed, else half a unit of the value's
+    last printed digit (its rounding): '0.94 ± 0.01' -> 0.01, '0.99' -> 0.005, '0.1' -> 0.05."""
+    number = paper_number(text)
+    if number is None:
+        raise ValueError(f"no number in the paper's value {text!r}")
+    if number[1] > 0:
+        return number[1]
+    digits = re.match(r"\s*-?\d*\.?(\d*)", str(text)).group(1)
+    return 0.5 * 10.0 ** -len(digits)
+
+
+def _row_value(claim: str, row: str) -> str:
+    value = paper(claim).get("paper", "")
+    if isinstance(value, dict):
+        if row not in value:
+            raise KeyError(f"fixtures/paper.toml [{claim}] has no paper value for '{row}'")
+        return value[row]
+    return value
+
+
+def bar_reading(claim: str, row: str = "") -> tuple[float, str]:
+    """The bar of ``claim`` (per paper ``row`` where the paper gives one per dataset or subset)
+    by the rule at the top of fixtures/paper.toml, and how it was derived ('0.94 - 2 x 0.01').
+    The same at every scale: no scale has a bar of its own."""
+    entry = paper(claim)
+    if "bar_from" in entry:  # a statement with no number: the paper's own measurement of the same quantity
+        source, source_row = entry["bar_from"]
+        value, how = bar_reading(source, source_row)
+        return value, f"{how}, from [{source}] {source_row}"
+    judge = entry.get("judge")
+    text = str(_row_value(claim, row))
+    bound = re.match(r"\s*above\s+(\d*\.?\d+)", text)
+    if bound and judge == "at least":  # the paper prints a bound ("above 0.93"): the bound as printed
+        return float(bound.group(1)), f"the paper's bound, {bound.group(1)}"
+    v, s = paper_number(text)[0], spread(text)
+    printed = re.match(r"\s*(-?\d*\.?\d+)", text).group(1)
+    if judge == "at least":
+        return round(v - K * s, 6), f"{printed} - {K:g} x {s:g}"
+    if judge == "at most |x|":
+        return round(abs(v) + K * s, 6), f"|{printed}| + {K:g} x {s:g}"
+    raise KeyError(
+        f"fixtures/paper.toml [{claim}]: judge = {judge!r} has no numeric bar (a statement's bars are named keys)"
+    )
+
+
+def bar(claim: str, row: str = "") -> float:
+    """The bar of ``claim`` for paper ``row`` (``bar_reading``)."""
+    return bar_reading(claim, row)[0]

@@ -1,0 +1,197 @@
+"""The report plugin: collects every claim row (workers' rows arrive through xdist) and the
+runs each process trained or read, writes the report with its metadata (and, for a full run,
+appends it to the history), and ends the run with a one-glance summary."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import re
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.config.paper import changes, families
+from harness.measures.theory import PAPER_NOTES
+from harness.plugin.state import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
+from harness.report import build, history
+from harness.report.words import VERDICTS
+from harness.training.provenance import machine
+from harness.verdicts.stats import NOTE
+
+
+def _made(made: dict, keys) -> dict:
+    """How the runs read from the cache were trained: their training seconds, the range of their
+    rates (images/s a worker) and the machines, from each run's own record."""
+    segments = [sg for k in keys for sg in made.get(k, [])]
+    if not segments:
+        return {}
+    rates = [sg["images_per_s"] for sg in segments if sg.get("images_per_s")]
+    return {
+        "train_s": round(sum(sg.get("seconds") or 0 for sg in segments), 1),
+        "rates": [min(rates), max(rates)] if rates else [],
+        "machines": sorted({sg["machine"] for sg in segments if sg.get("machine")}),
+    }
+
+
+class ReportPlugin:
+    """Collects every claim row (workers' rows arrive through xdist) and the runs each process
+    trained or read, writes the report (and, for a full run, appends it to the history), and
+    ends the session with a one-glance summary."""
+
+    def __init__(self, config):
+        self.config, self.rows, self.t0 = config, {}, time.time()
+        self.deselected, self.runs = 0, {"trained": [], "read": set()}
+        self.out: Path | None = None
+
+    def pytest_deselected(self, items):
+        self.deselected += len(items)
+
+    def pytest_runtest_logreport(self, report):
+        for name, value in report.user_properties:
+            if name == "firstlayer":
+                row = json.loads(value)
+                self.rows[row["id"]] = row  # one row per claim
+
+    def _merge(self, summary: dict) -> None:
+        self.runs["trained"] += summary.get("trained", [])
+        self.runs["read"] |= set(summary.get("read", []))
+        self.runs.setdefault("made", {}).update(summary.get("made", {}))
+
+    def _own(self) -> dict:
+        cache = self.config.stash.get(RUNS, None)
+        if not cache:
+            return {}
+        made = {}  # how each run read from the cache was trained: its segments' seconds and rates
+        for key in cache.loaded:
+            try:
+                segments = json.loads((cache.root / "runs" / key / "metrics.json").read_text())["segments"]
+            except (OSError, ValueError, KeyError):
+                continue
+            made[key] = [{k: sg.get(k) for k in ("seconds", "images_per_s", "machine")} for sg in segments]
+        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made}
+
+    def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller
+        self._merge(json.loads(getattr(node, "workeroutput", {}).get("firstlayer_runs", "{}")))
+
+    def full_run(self) -> bool:
+        """No -k, -m, deselection or single tests: the run that the history and reports/latest keep."""
+        opt, args = self.config.option, self.config.invocation_params.args
+        narrowed = any("::" in str(a) or str(a).endswith(".py") for a in args)
+        return not (self.deselected or opt.keyword or opt.markexpr or narrowed)
+
+    def report_dir(self) -> Path:
+        """--report-dir; else reports/latest for a full run, reports/selections/<selection> for a
+        -k/-m/single-test run, so a selection never replaces the last full report."""
+        given = self.config.getoption("report_dir")
+        if given:
+            return Path(given)
+        if self.full_run():
+            return ROOT / "reports" / "latest"
+        opt = self.config.option
+        words = [f"k-{opt.keyword}" if opt.keyword else "", f"m-{opt.markexpr}" if opt.markexpr else ""]
+        words += [str(a) for a in self.config.invocation_params.args if "::" in str(a) or str(a).endswith(".py")]
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(w for w in words if w)).strip("-")
+        return ROOT / "reports" / "selections" / (name or "selection")
+
+    def pytest_sessionfinish(self, session):
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput["firstlayer_runs"] = json.dumps(self._own())
+            return
+        self._merge(self._own())
+        if not self.rows:
+            return
+
+        self.out = self.report_dir()
+        claims = [self.clean(r) for r in self.rows.values()]
+        notes = [NOTE, *changes(self.config.stash[SCALE].name), *PAPER_NOTES]
+        results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": notes}
+        history_file = self.out.parent / "history.csv"
+        if self.full_run() and self.config.stash[SCALE].judged:
+            history.append(results, history_file)
+        build.build(results, self.out, history_file)
+
+    def meta(self, claims: list[dict]) -> dict:
+        import torch
+        import torchvision
+
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+        s = self.config.stash[SCALE]
+        trained = {t["key"] for t in self.runs["trained"]}
+        return {
+            "commit": git("rev-parse", "--short", "HEAD") or "uncommitted",
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "python": platform.python_version(),
+            "scale": s.name,
+            "judged": s.judged,
+            "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
+            "machine": machine(),
+            # the thread counts that trained the runs read (a -n 2 worker trains on one): CPU values
+            # depend on them (docs/reproducibility.md); this process's where no claim read a run
+            "threads": sorted({t for c in claims for t in c.get("threads") or []}) or [torch.get_num_threads()],
+            "runs": {
+                "trained": len(trained),
+                "read": len(self.runs["read"] - trained),
+                "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
+                "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained),
+            },
+            "data": sorted({r.get("data_source") for r in claims if r.get("data_source")}),
+            "order": families(),
+            "wall_s": round(time.time() - self.t0, 1),
+            "command": "pytest " + shlex.join(str(a) for a in self.config.invocation_params.args),
+        }
+
+    def clean(self, row: dict) -> dict:
+        """No path of this machine in a report: the report dir (outside the checkout), data
+        root, run cache, checkout and home directory are named, not spelled out."""
+        out = self.out.resolve() if self.out else None
+        inside = out is not None and out.is_relative_to(ROOT)
+        names = [
+            *([(str(out), "<report dir>")] if out is not None and not inside else []),
+            (str(self.config.stash[DATA_ROOT]), "<data root>"),
+            (str(self.config.stash[RUN_CACHE]), "<run cache>"),
+            (str(ROOT), "."),
+            (str(Path.home()), "~"),
+        ]
+
+        def scrub(v):
+            if isinstance(v, str):
+                for path, name in names:
+                    v = v.replace(path, name)
+                return v
+            if isinstance(v, list):
+                return [scrub(x) for x in v]
+            if isinstance(v, dict):
+                return {k: scrub(x) for k, x in v.items()}
+            return v
+
+        return {k: (v if k == "figures" else scrub(v)) for k, v in row.items()}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter):
+        """One glance at the end: verdicts, the runs trained and read, the slowest, the report."""
+        if hasattr(self.config, "workerinput") or not self.rows:
+            return
+        from collections import Counter
+
+        tr = terminalreporter
+        counts = Counter(r["verdict"] for r in self.rows.values())
+        tr.write_sep("=", "firstlayer")
+        tr.write_line("verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
+        trained = self.runs["trained"]
+        tr.write_line(
+            f"runs: {len({t['key'] for t in trained})} trained ({sum(t['seconds'] for t in trained) / 60:.1f} min), "
+            f"{len(self.runs['read'] - {t['key'] for t in trained})} read from the run cache"
+        )
+        for t in sorted(trained, key=lambda t: -t["seconds"])[:5]:
+            tr.write_line(f"  {t['seconds']:7.1f} s  {t['label']} (steps {t['from']}-{t['to']})")
+        tr.write_line(f"report: {self.out}/report.html (and report.md)")

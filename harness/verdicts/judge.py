@@ -1,0 +1,161 @@
+"""How a verdict is reached (docs/method.md): a ``Condition`` is a bar against an estimate over
+runs; ``judge`` turns conditions into a ``Verdict``; a documented ``Deviation`` makes DEVIATES;
+``stands`` says whether a PASS stands beside its controls (each must FAIL)."""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass, field
+
+from harness.config.paper import paper
+from harness.config.scales import Scale, base_of
+from harness.verdicts.stats import Estimate
+
+OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``what`` (an Estimate) ``op`` ``bar``. A ``premise`` is a condition under which the claim
+    can be judged at all (its failure makes the claim INCONCLUSIVE, not FAIL)."""
+
+    what: str
+    estimate: Estimate
+    op: str
+    bar: float
+    premise: bool = False
+
+    @property
+    def verdict(self) -> str:
+        ok, e = OPS[self.op], self.estimate
+        if e.exact:
+            return "PASS" if ok(e.value, self.bar) else "FAIL"
+        if e.interval is None:
+            return "INCONCLUSIVE"
+        lo, hi = e.interval
+        good, bad = (lo, hi) if self.op in (">=", ">") else (hi, lo)
+        if ok(good, self.bar):
+            return "PASS"
+        if not ok(bad, self.bar):
+            return "FAIL"
+        return "INCONCLUSIVE"
+
+    def text(self) -> str:
+        return f"{self.what} {self.estimate.text()} {self.op} {self.bar:g}"
+
+
+def check(what: str, estimate: Estimate, op: str, bar: float, premise: bool = False) -> Condition:
+    if not isinstance(estimate, Estimate):
+        raise TypeError(f"check '{what}': expected a harness.verdicts.stats.Estimate, got {type(estimate).__name__}")
+    return Condition(what, estimate, op, float(bar), premise)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    reason: str
+    conditions: tuple = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASS"
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A documented deviation (fixtures/paper.toml ``[<claim>.deviates.<scale>]``): ``because``
+    explains it and ``when`` states its cause as conditions on measured quantities
+    (``name op number``, joined by ``and``)."""
+
+    because: str
+    when: str
+
+    def holds(self, measured: dict) -> tuple[bool, str]:
+        """Whether the cause holds on ``measured``; an unmeasured quantity does not hold."""
+        parts = []
+        for clause in self.when.split(" and "):
+            m = re.fullmatch(r"\s*([A-Za-z_][\w]*)\s*(>=|<=|>|<)\s*(-?[\d.eE+-]+)\s*", clause)
+            if m is None:
+                raise ValueError(f"deviation cause '{clause}': expected 'name op number'")
+            name, op, number = m.group(1), m.group(2), float(m.group(3))
+            if name not in measured:
+                return False, f"{name} not measured"
+            value = float(measured[name])
+            if not OPS[op](value, number):
+                return False, f"{name} = {value:.3f}, not {op} {number:g}"
+            parts.append(f"{name} = {value:.3f} {op} {number:g}")
+        return True, "; ".join(parts)
+
+
+def deviation(claim: str, s: Scale, key: str = "") -> Deviation | None:
+    """The deviation fixtures/paper.toml documents for ``claim`` at scale ``s`` (per ``key``), or
+    at the scale ``s`` is ``based_on``: a variant of the cpu scale (cpu-datasets, cpu-sgd, ...)
+    keeps its sizes, so the cause documented there is tested there too (and must hold, measured
+    in the same run, for a DEVIATES)."""
+    documented = paper(claim).get("deviates", {})
+    entry = documented.get(s.name, documented.get(base_of(s.name) or ""))
+    if isinstance(entry, dict) and key in entry and isinstance(entry[key], dict):
+        entry = entry[key]
+    if not isinstance(entry, dict) or "when" not in entry:
+        return None
+    return Deviation(entry["because"], entry["when"])
+
+
+def judge(*conditions: Condition, deviation: Deviation | None = None, measured: dict | None = None) -> Verdict:
+    """The claim's verdict from its conditions (see the module docstring)."""
+    few = [c for c in conditions if c.estimate.too_few]
+    if few:
+        reason = "too few runs for an interval (at least 3 a group): " + "; ".join(c.text() for c in few)
+        return Verdict("INCONCLUSIVE", reason, conditions)
+    failed = [c for c in conditions if c.verdict == "FAIL" and not c.premise]
+    unmet = [c for c in conditions if c.verdict == "FAIL" and c.premise]
+    unsure = [c for c in conditions if c.verdict == "INCONCLUSIVE"]
+    if failed:
+        reason = "; ".join(c.text() for c in failed)
+        if deviation is not None:
+            holds, why = deviation.holds(measured or {})
+            if holds:
+                return Verdict("DEVIATES", f"{reason}. {deviation.because} Cause measured: {why}", conditions)
+            reason += f" (documented deviation not in effect: {why})"
+        return Verdict("FAIL", reason, conditions)
+    if unmet:
+        return Verdict("INCONCLUSIVE", "premise not met: " + "; ".join(c.text() for c in unmet), conditions)
+    if unsure:
+        return Verdict("INCONCLUSIVE", "interval straddles the bar: " + "; ".join(c.text() for c in unsure), conditions)
+    return Verdict("PASS", "; ".join(c.text() for c in conditions), conditions)
+
+
+class CannotFail(Exception):
+    """A PASS or DEVIATES whose check did not FAIL on any of its controls: the row is ERROR."""
+
+
+def stands(v, controls: dict) -> str | None:
+    """None where verdict ``v`` stands beside its ``controls`` ({name: Verdict}); else why not.
+    A PASS or DEVIATES needs a control on which the same check FAILs; a DEVIATES also needs
+    that its cause holds on no control (an untrained layer must never show DEVIATES)."""
+    if v.verdict not in ("PASS", "DEVIATES"):
+        return None
+    if not controls:
+        return f"this check cannot fail here: a {v.verdict} without a control"
+    if v.verdict == "DEVIATES" and any(c.verdict == "DEVIATES" for c in controls.values()):
+        held = [n for n, c in controls.items() if c.verdict == "DEVIATES"]
+        return f"the deviation's cause holds on a control too ({', '.join(held)}): it explains nothing"
+    if not any(c.verdict == "FAIL" for c in controls.values()):
+        said = "; ".join(f"{n}: {c.verdict}" for n, c in controls.items())
+        return f"this check cannot fail here: it did not FAIL on any control ({said})"
+    return None
+
+
+def control_rows(controls: dict) -> dict:
+    """The controls' verdicts for the report row: {name: "FAIL: reason"}."""
+    return {name: f"{c.verdict}: {c.reason}" for name, c in controls.items()}
+
+
+def property_control(record, name: str, control) -> None:
+    """For a claim judged as a property over many examples (Thm 4.2, Thm 4.3): the control of
+    one example, its check's Verdict, must FAIL; else CannotFail (the row is ERROR). The row
+    keeps the last example's control."""
+    record(controls=control_rows({name: control}))
+    if control.verdict != "FAIL":
+        raise CannotFail(f"this check cannot fail here: its control ({name}) is {control.verdict}: {control.reason}")
