@@ -23,7 +23,6 @@ Source strings:
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from torch import nn
 
 from harness.data.copies import DatasetNotFound, default_root
 from harness.data.door import Datasets, torchvision_first_layer
+from harness.training.cache import RunCache
 
 
 class SourceError(ValueError):
@@ -195,33 +195,34 @@ def _run(spec: str, cache: Path, channels: int) -> Bank:
     what, _, step = spec.partition("@")
     if step and not step.isdigit():
         raise SourceError(f"run:{spec}: the step after @ is a number of steps, e.g. run:KEY@3000")
-    runs = cache / "runs"
-    if not runs.is_dir():
+    if not (cache / "runs").is_dir():
         raise SourceError(f"run:{spec}: no run cache at {cache} (pass --run-cache)")
+    runs = RunCache(cache, None)
+    specs = runs.stored()
     if "=" in what:
         want = {}
         for item in what.split(","):
             k, _, v = item.partition("=")
             want[k.strip()] = v.strip()
-        done = [p for p in sorted(runs.iterdir()) if "." not in p.name and (p / "trajectory.pt").exists()]
-        specs = {d: json.loads((d / "spec.json").read_text()) for d in done if (d / "spec.json").exists()}
         unknown = sorted(set(want) - {k for spec_ in specs.values() for k in spec_})
         if unknown:
             raise SourceError(f"run:{what}: no run spec has the field(s) {unknown}")
-        found = [d for d, spec_ in specs.items() if all(_same(spec_.get(k), v) for k, v in want.items())]
+        found = [key for key, spec_ in specs.items() if all(_same(spec_.get(k), v) for k, v in want.items())]
         if len(found) != 1:
-            raise SourceError(f"run:{what}: {len(found)} trained runs in {runs} match; give more fields, or the key")
-        path = found[0]
+            raise SourceError(
+                f"run:{what}: {len(found)} trained runs in {cache / 'runs'} match; give more fields, or the key"
+            )
+        key = found[0]
+    elif what in specs:
+        key = what
     else:
-        path = runs / what
-        if not (path / "trajectory.pt").exists():
-            raise SourceError(f"run:{what}: no trajectory at {path}")
-    blob = torch.load(path / "trajectory.pt", map_location="cpu", weights_only=False)
-    weights = blob["weights"]
+        raise SourceError(f"run:{what}: no trajectory at {cache / 'runs' / what}")
+    path = cache / "runs" / key
+    weights = runs.first_layers(key)
     at = int(step) if step else max(weights)
     if at not in weights:
         raise SourceError(f"run:{what}: step {at} not saved; saved steps {sorted(weights)}")
-    spec_json = json.loads((path / "spec.json").read_text())
+    spec_json = specs[key]
     label = (
         f"{spec_json.get('model')} {spec_json.get('dataset')} {spec_json.get('labels')} seed={spec_json.get('seed')}"
     )

@@ -92,6 +92,24 @@ class RunCache:
         """The specs this process has asked for (loaded or trained)."""
         return list(self._memo)
 
+    def stored(self) -> dict[str, dict]:
+        """{key: its spec's fields but ``steps``} of every trajectory the cache holds, whatever
+        training code made it (read-only: for reading first layers, never for judging)."""
+        runs = self.root / "runs"
+        found = {}
+        for path in sorted(runs.iterdir()) if runs.is_dir() else ():
+            if "." not in path.name and (path / "trajectory.pt").exists() and (path / "spec.json").exists():
+                found[path.name] = json.loads((path / "spec.json").read_text())
+        return found
+
+    def first_layers(self, key: str) -> dict:
+        """{step: first-layer weights} of every saved step of trajectory ``key``, on the CPU,
+        whatever training code made it (read-only); KeyError where the cache has no such run."""
+        path = self.root / "runs" / key
+        if not (path / "trajectory.pt").exists():
+            raise KeyError(key)
+        return torch.load(path / "trajectory.pt", map_location="cpu", weights_only=False)["weights"]
+
     def _say(self, spec, msg):
         if self.progress:
             self.progress(f"[{spec.label()}] {msg}")
