@@ -4,12 +4,16 @@ import copy
 import html
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.report import build, history, words
 from harness.report.__main__ import main as report_main
+from harness.report.row import Row, RowError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def claim(cid, verdict, measured=0.95, sd=None, n=None, figures=(), reason=""):
@@ -363,3 +367,38 @@ def test_a_fail_names_what_failed_when_its_shown_value_did_not():
     assert words.failed_on(row) == "max corr with lambda (guard)"  # the premise is not named
     shown = {**row, "conditions": ["FAIL: formula fit 0.861 [0.839, 0.880] (3 seeds) >= 0.91"], "measured": 0.861}
     assert words.failed_on(shown) == "" and words.failed_on({**row, "verdict": "PASS"}) == ""
+
+
+def test_a_results_file_renders_the_same_whatever_fixtures_say(tmp_path, monkeypatch):
+    """A row carries its bar's derivation and models, and the meta its copies' notes: a page
+    rendered after paper.toml, scales.toml and the copies' notes changed is byte for byte the
+    page rendered before."""
+    from harness.config import paper
+    from harness.data import copies
+
+    results = json.loads((ROOT / "reports" / "cpu" / "results.json").read_text())
+    before = build.build(results, tmp_path / "before")
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for name in ("paper.toml", "scales.toml", "changes.toml"):
+        text = (ROOT / "fixtures" / name).read_text()
+        (fixtures / name).write_text(text.replace("0.99", "0.55").replace("width = 0.25", "width = 0.5"))
+    monkeypatch.setattr(paper, "FIXTURES", fixtures)
+    monkeypatch.setattr(copies, "DIFFERS", {k: "edited" for k in copies.DIFFERS})
+    paper.fixture_table.cache_clear()
+    try:
+        (seed,) = [c for c in results["claims"] if c["id"] == "seed[cifar10]"]
+        assert paper.bar_text("seed", "cifar10") != seed["bar_derivation"]  # the edited table is read
+        after = build.build(results, tmp_path / "after")
+    finally:
+        monkeypatch.undo()
+        paper.fixture_table.cache_clear()
+    for kind in ("markdown", "html"):
+        assert after[kind].read_bytes() == before[kind].read_bytes()
+
+
+def test_a_row_is_one_typed_record_and_an_unknown_field_is_one_line():
+    row = Row.from_json({"id": "seed[cifar10]", "nodeid": "n", "claim": "seed", "verdict": "PASS", "bar": 0.9})
+    assert row.bar == 0.9 and row.to_json()["bar"] == 0.9 and "judged" not in row.to_json()
+    with pytest.raises(RowError, match="unknown field"):
+        Row.from_json({"id": "x", "nodeid": "n", "claim": "seed", "colour": "red"})

@@ -103,3 +103,22 @@ def bar_reading(claim: str, row: str = "") -> tuple[float, str]:
 def bar(claim: str, row: str = "") -> float:
     """The bar of ``claim`` for paper ``row`` (``bar_reading``)."""
     return bar_reading(claim, row)[0]
+
+
+def bar_text(claim: str, dataset: str = "") -> str:
+    """How the bar of a claim's row follows from the paper's number by the rule at the top of
+    fixtures/paper.toml ('0.94 - 2 x 0.01 = 0.92'), or the reading of a statement the paper
+    gives no number for; '' where the claim has neither. Written into the row when judged."""
+    try:
+        entry = paper(claim)
+    except KeyError:
+        return ""
+    if entry.get("judge") == "statement":
+        return str(entry.get("reading", ""))
+    for key in (dataset, "cifar10", ""):
+        try:
+            value, how = bar_reading(claim, key)
+            return f"{how} = {value:g}"
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ""

@@ -13,9 +13,11 @@ import json
 
 import pytest
 
-from harness.config.paper import paper, paper_number, paper_value
+from harness.config.paper import bar_text, paper, paper_number, paper_value
 from harness.data.copies import DatasetNotFound
 from harness.plugin.state import ROW, SCALE, VERDICT
+from harness.report.row import Row
+from harness.report.words import models_named
 from harness.verdicts.judge import CannotFail, control_rows, stands
 from harness.verdicts.stats import seeds_needed
 
@@ -121,6 +123,10 @@ def pytest_runtest_makereport(item, call):
     row.update(item.stash.get(ROW, {}))
     row.setdefault("paper", paper_value(family, row["dataset"]))
     row["verdict"], row["reason"] = verdict_of(item, call, report)
+    s = item.config.stash[SCALE]
+    row.setdefault("bar_derivation", bar_text(family, row["dataset"]) or None)
+    row.setdefault("models", models_named(row.get("runs"), s.width, s.resnet_width) or None)
+    row = Row.from_json(row).to_json()  # one typed record: an unknown field fails here, not in the report
     report.user_properties.append(("firstlayer", json.dumps(row, default=float)))
     return report
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.config.paper import changes, families
+from harness.data.copies import DIFFERS
 from harness.measures.theory import PAPER_NOTES
 from harness.plugin.state import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
 from harness.report import build, history
@@ -124,6 +125,7 @@ class ReportPlugin:
 
         s = self.config.stash[SCALE]
         trained = {t["key"] for t in self.runs["trained"]}
+        data = sorted({r.get("data_source") for r in claims if r.get("data_source")})
         return {
             "commit": git("rev-parse", "--short", "HEAD") or "uncommitted",
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")),
@@ -144,7 +146,9 @@ class ReportPlugin:
                 "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
                 "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained),
             },
-            "data": sorted({r.get("data_source") for r in claims if r.get("data_source")}),
+            "data": data,
+            # how each copy read differs from the original, as said when judged
+            "data_notes": {k: v for k, v in DIFFERS.items() if any(d.split(" ")[0] == k for d in data)},
             "order": families(),
             "wall_s": round(time.time() - self.t0, 1),
             "command": "pytest " + shlex.join(str(a) for a in self.config.invocation_params.args),

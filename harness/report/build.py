@@ -29,6 +29,7 @@ from harness.report import history, scorecard
 from harness.report.findings import findings
 from harness.report.pages import to_html, to_markdown
 from harness.report.plots import COLOURS, HISTORY, STYLE, render_figures
+from harness.report.row import Row, RowError
 from harness.report.words import ordered
 
 
@@ -42,7 +43,8 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     verdict on each machine where those differ. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = {**results, "findings": findings(results.get("claims", []))}
+    claims = [Row.from_json(c).to_json() for c in results.get("claims", [])]  # one typed record a row
+    results = {**results, "claims": claims, "findings": findings(claims)}
     scale = (results.get("meta") or {}).get("scale")
     past = history.load(history_file, scale) if history_file else None
     figs = render_figures(results["claims"], out / "figures")
@@ -119,6 +121,10 @@ def load(path) -> dict:
         raise InputError(f"cannot read results file {path}: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise InputError(f"{path}: not a results file (no 'claims' list)")
+    try:
+        data["claims"] = [Row.from_json(c).to_json() for c in data["claims"]]
+    except RowError as e:
+        raise InputError(f"{path}: {e}") from None
     return data
 
 

@@ -10,9 +10,6 @@ from fractions import Fraction
 
 import pandas as pd
 
-from harness.config.paper import bar_reading, paper
-from harness.config.scales import ScaleError, scale
-from harness.data.copies import DIFFERS
 from harness.report import scorecard
 
 TITLE = "firstlayer: the paper's findings, re-measured"
@@ -92,22 +89,23 @@ def parts(claims: list[dict]) -> list[tuple[str, list[dict]]]:
 MODEL_NAMES = {"vgg11": "VGG11", "vgg13": "VGG13", "vgg16": "VGG16", "vgg19": "VGG19", "resnet18": "ResNet-18"}
 
 
-def models_of(c: dict) -> list[str]:
-    """The models a row's runs trained, named as trained: 'VGG11 (width 1/4)' (the body's width
-    from the row's scale: ``width`` for VGGs, ``resnet_width`` for ResNets)."""
-    try:
-        s = scale(str(c.get("scale", "")))
-    except (ScaleError, KeyError):
-        return []
+def models_named(labels, width: float, resnet_width: float) -> list[str]:
+    """The models of run labels, named as trained: 'VGG11 (width 1/4)' (the body's width: ``width``
+    for VGGs, ``resnet_width`` for ResNets)."""
     out = []
-    for label in c.get("runs") or []:
+    for label in labels or []:
         model = label.split(" ")[0]
-        width = s.resnet_width if model.startswith("resnet") else s.width
+        w = resnet_width if model.startswith("resnet") else width
         name = MODEL_NAMES.get(model, model)
-        name += "" if width == 1 else f" (width {Fraction(width).limit_denominator(64)})"
+        name += "" if w == 1 else f" (width {Fraction(w).limit_denominator(64)})"
         if name not in out:
             out.append(name)
     return out
+
+
+def models_of(c: dict) -> list[str]:
+    """The models a row's runs trained, as the row names them."""
+    return list(c.get("models") or [])
 
 
 def dataset_cell(c: dict) -> str:
@@ -186,7 +184,8 @@ def header(meta: dict) -> list[tuple[str, str]]:
             )
         )
     if meta.get("data"):
-        named = [d + (f" [{DIFFERS[d.split(' ')[0]]}]" if d.split(" ")[0] in DIFFERS else "") for d in meta["data"]]
+        differs = meta.get("data_notes") or {}
+        named = [d + (f" [{differs[d.split(' ')[0]]}]" if d.split(" ")[0] in differs else "") for d in meta["data"]]
         out.append(("data (under the data root)", "; ".join(named)))
     if isinstance(meta.get("wall_s"), (int, float)):
         out.append(("wall time", str(timedelta(seconds=round(meta["wall_s"])))))
@@ -195,21 +194,9 @@ def header(meta: dict) -> list[tuple[str, str]]:
 
 
 def bar_derivation(c: dict) -> str:
-    """How the row's bar follows from the paper's number (fixtures/paper.toml's rule), or the
-    reading of a statement the paper gives no number for."""
-    try:
-        entry = paper(str(c.get("claim", "")))
-    except KeyError:
-        return ""
-    if entry.get("judge") == "statement":
-        return str(entry.get("reading", ""))
-    for key in (str(c.get("dataset", "")), "cifar10", ""):
-        try:
-            value, how = bar_reading(c["claim"], key)
-            return f"{how} = {value:g}"
-        except (KeyError, TypeError, ValueError):
-            continue
-    return ""
+    """How the row's bar follows from the paper's number (fixtures/paper.toml's rule when the row
+    was judged), or the reading of a statement the paper gives no number for."""
+    return str(c.get("bar_derivation") or "")
 
 
 def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
