@@ -1,4 +1,5 @@
-"""``report.md`` and ``report.html`` of a results file."""
+"""``report.md`` and ``report.html`` of a results file: the words and numbers of each part are
+made here, the pages' shape is in ``templates/`` (Jinja2)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import base64
 import html
 import re
 from pathlib import Path
+
+import jinja2
 
 from harness.report import glossary, scorecard
 from harness.report.plots import COLOURS, HISTORY
@@ -66,40 +69,48 @@ def measured_html(c: dict) -> str:
     return f"<span class='val'>{html.escape(value)}</span>" + (f" <small>({html.escape(rest)}</small>" if rest else "")
 
 
-def findings_html(claims: list[dict]) -> str:
-    """The first screen's table: one row per finding, its conditions under it."""
-    e = html.escape
-    rows = []
+def _img(path: Path, title: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+
+
+PAGES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=False,  # each value is escaped where the template says (|h: html.escape)
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+PAGES.filters.update(
+    h=html.escape,
+    md=lambda s: str(s).replace("|", "\\|").replace("\n", "<br>"),
+    inline=inline_html,
+    terms=glossary.link_terms,
+    anchor=glossary.anchor,
+    img=lambda path, title="Each claim against its bar": _img(path, title),
+)
+
+
+def _finding_rows(claims: list[dict]) -> list[dict]:
+    """The first screen's rows: one per condition of a finding, the finding's title and part on its first."""
+    out = []
     for f in scorecard.finding_rows(claims):
         for i, c in enumerate(f["rows"]):
-            v = e(c.get("verdict", ""))
-            head = ""
-            if i == 0:
-                span = len(f["rows"])
-                head = (
-                    f"<td rowspan='{span}' class='claim'><a href='#{slug(f['rows'][0]['id'])}'>{e(f['title'])}</a></td>"
-                    f"<td rowspan='{span}'>{e(f['part'])}</td>"
-                )
-            why = failed_on(c)
-            why = f" <small>(fails on {e(why)})</small>" if why else ""
-            rows.append(
-                f"<tr>{head}<td>{e(c['variant'])}</td><td class='paper'>{e(str(c.get('paper', '')))}</td>"
-                f"<td>{measured_html(c)}{why}</td><td class='v'><span class='v v-{v}'>{v}</span></td></tr>"
+            out.append(
+                {
+                    "span": len(f["rows"]) if i == 0 else 0,
+                    "anchor": slug(f["rows"][0]["id"]),
+                    "title": f["title"],
+                    "part": f["part"],
+                    "variant": c["variant"],
+                    "paper": str(c.get("paper", "")),
+                    "measured": measured_html(c),
+                    "measured_text": fmt_measured(c),
+                    "why": failed_on(c),
+                    "verdict": c.get("verdict", ""),
+                }
             )
-    skipped = "".join(f"<p class='missing'>{inline_html(line)}</p>" for line in missing_lines(claims))
-    return (
-        "<h2>Does the paper hold?</h2><table class='findings' id='findings'>"
-        + "".join(f"<col style='width:{w}%'>" for w in (29, 8, 12, 22, 19, 10))
-        + "<thead><tr><th>Finding</th><th>Part</th>"
-        "<th>Condition</th><th>Paper</th><th>Measured (95% interval)</th><th>Verdict</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + skipped
-    )
-
-
-def _md_cell(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", "<br>")
+    return out
 
 
 def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, machines: dict | None = None) -> str:
@@ -107,100 +118,62 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
     df = table(claims)
     df["Claim"] = df["Claim"] + " (`" + df.pop("id") + "`)"
     df["Verdict"] = "**" + df["Verdict"] + "**"
-    lines = [f"# {TITLE}", "", f"**{summary(claims)}**", ""]
-    lines += ["## Does the paper hold?", ""]
-    lines += ["| Finding | Part | Condition | Paper | Measured [95% interval] | Verdict |", "|---|---|---|---|---|---|"]
-    for f in scorecard.finding_rows(claims):
-        for i, c in enumerate(f["rows"]):
-            first = [f["title"], f["part"]] if i == 0 else ["", ""]
-            cells = [*first, c["variant"], str(c.get("paper", "")), fmt_measured(c), f"**{c.get('verdict', '')}**"]
-            lines.append("| " + " | ".join(map(_md_cell, cells)) + " |")
-    lines += ["", *(f"{line}" for line in missing_lines(claims)), ""]
-    lines += [f"- **{k}**: {_md_cell(v)}" for k, v in header(results.get("meta") or {})] + [""]
-    if results.get("findings"):
-        lines += ["## Where the paper and these measurements disagree", ""]
-        lines += [f"- {_md_cell(n)}" for n in results["findings"]] + [""]
-    if card is not None:
-        lines += [f"![Each claim against its bar]({card.relative_to(out_dir).as_posix()})", ""]
-    lines += ["## Every claim", ""]
-    lines += ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in df.itertuples(index=False)]
-    for part, group in parts(claims):
-        lines += ["", f"## {part}"]
-        for c in group:
-            lines += ["", f"### `{c['id']}` — **{c.get('verdict', '')}**", "", f"_{statement(c)}_", ""]
-            lines += [f"- measured: {fmt_measured(c)}; bar: {fmt_threshold(c)}"]
-            lines += [f"- {k}: {v}" for k, v in details(c, machines)] + [""]
-            lines += [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs.get(c["id"], [])]
-    if figs.get(HISTORY):
-        lines += ["", "## History", ""] + [f"![{t}]({p.relative_to(out_dir).as_posix()})" for t, p in figs[HISTORY]]
-    if results.get("notes"):
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
-    if glossary.entries():
-        lines += ["", "## Glossary", ""] + [f"- **{t}**: {d}" for t, d in glossary.entries()]
-    return "\n".join(lines) + "\n"
+    rel = lambda p: p.relative_to(out_dir).as_posix()  # noqa: E731
+    first = lambda r: (r["title"], r["part"]) if r["span"] else ("", "")  # noqa: E731
+    cells = [
+        [*first(r), r["variant"], r["paper"], r["measured_text"], f"**{r['verdict']}**"] for r in _finding_rows(claims)
+    ]
+    return PAGES.get_template("report.md.j2").render(
+        title=TITLE,
+        summary=summary(claims),
+        finding_cells=cells,
+        missing=missing_lines(claims),
+        header=header(results.get("meta") or {}),
+        findings=results.get("findings") or [],
+        card=rel(card) if card is not None else None,
+        columns=list(df.columns),
+        table=list(df.itertuples(index=False)),
+        parts=[(part, [_claim(c, machines, figs, rel) for c in group]) for part, group in parts(claims)],
+        history=[(t, rel(p)) for t, p in figs.get(HISTORY, [])],
+        notes=results.get("notes") or [],
+        glossary=glossary.entries(),
+    )
 
 
-def _img(title: str, path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+def _claim(c: dict, machines: dict | None, figs: dict, where=lambda p: p) -> dict:
+    """What a claim's section shows."""
+    return {
+        "id": c["id"],
+        "anchor": slug(c["id"]),
+        "verdict": c.get("verdict", ""),
+        "title": c.get("title", ""),
+        "part": c.get("part") or c.get("source", ""),
+        "dataset": dataset_cell(c),
+        "paper": str(c.get("paper", "")),
+        "statement": statement(c),
+        "measured": fmt_measured(c),
+        "measured_html": measured_html(c),
+        "bar": fmt_threshold(c),
+        "reason_html": reason_html(c),
+        "details": details(c, machines),
+        "figures": [(t, where(p)) for t, p in figs.get(c["id"], [])],
+    }
 
 
 def to_html(results: dict, figs: dict, card: Path | None, machines: dict | None = None) -> str:
-    e = html.escape
     claims = ordered(results)
-    rows = []
-    for c in claims:
-        v = e(c.get("verdict", ""))
-        rows.append(
-            f"<tr><td class='claim'><a href='#{slug(c['id'])}'>{e(c.get('title', ''))}</a>"
-            f"<br><code>{e(c['id'])}</code></td>"
-            f"<td>{e(c.get('part') or c.get('source', ''))}</td><td>{e(dataset_cell(c))}</td>"
-            f"<td>{e(str(c.get('paper', '')))}</td><td class='num'>{measured_html(c)}</td>"
-            f"<td>{e(fmt_threshold(c))}</td><td class='v'><span class='v v-{v}'>{v}</span></td>"
-            f"<td class='reason'>{reason_html(c)}</td></tr>"
-        )
-    parts_html = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(TITLE)}</title>",
-        f"<style>{CSS}</style></head><body><main><h1>{e(TITLE)}</h1>",
-    ]
-    parts_html += [
-        f"<p><b>{e(summary(claims))}</b> <small>(terms: <a href='#glossary'>glossary</a>)</small></p>",
-        findings_html(claims),
-    ]
-    meta = header(results.get("meta") or {})
-    parts_html += ["<ul class='meta'>", *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in meta), "</ul>"]
-    if results.get("findings"):
-        parts_html += ["<h2>Where the paper and these measurements disagree</h2><ul>"]
-        parts_html += [f"<li>{inline_html(n)}</li>" for n in results["findings"]] + ["</ul>"]
-    parts_html += ["<h2>Every claim</h2>"]
-    if card is not None:
-        parts_html.append(_img("Each claim against its bar", card))
-    parts_html += [
-        "<table class='claims'><thead><tr><th>Claim</th><th>Part</th><th>Dataset</th><th>Paper</th>"
-        "<th>Measured (95% interval)</th><th>Bar</th><th>Verdict</th><th>Reason</th></tr></thead><tbody>",
-        *rows,
-        "</tbody></table>",
-    ]
-    for part, group in parts(claims):
-        parts_html.append(f"<h2>{e(part)}</h2>")
-        for c in group:
-            v = e(c.get("verdict", ""))
-            parts_html += [
-                f"<section class='claim' id='{slug(c['id'])}'>",
-                f"<h3><code>{e(c['id'])}</code> <span class='v v-{v}'>{v}</span></h3>",
-                f"<p class='statement'>{glossary.link_terms(e(statement(c)))}</p>",
-                f"<p>measured: {e(fmt_measured(c))}; bar: {e(fmt_threshold(c))}</p><ul>",
-            ]
-            parts_html += [f"<li>{e(k)}: {e(v)}</li>" for k, v in details(c, machines)]
-            parts_html += ["</ul>"] + [_img(t, p) for t, p in figs.get(c["id"], [])] + ["</section>"]
-    if figs.get(HISTORY):
-        parts_html += ["<h2>History</h2>"] + [_img(t, p) for t, p in figs[HISTORY]]
-    if results.get("notes"):
-        parts_html += ["<h2>Notes</h2><ul>"] + [f"<li>{inline_html(n)}</li>" for n in results["notes"]] + ["</ul>"]
-    if glossary.entries():
-        parts_html += ["<h2 id='glossary'>Glossary</h2><dl class='glossary'>"]
-        parts_html += [
-            f"<dt id='{glossary.anchor(t)}'>{e(t)}</dt><dd>{inline_html(d)}</dd>" for t, d in glossary.entries()
-        ] + ["</dl>"]
-    return "\n".join([*parts_html, "</main></body></html>"])
+    return PAGES.get_template("report.html.j2").render(
+        title=TITLE,
+        css=CSS,
+        summary=summary(claims),
+        finding_rows=_finding_rows(claims),
+        missing=missing_lines(claims),
+        header=header(results.get("meta") or {}),
+        findings=results.get("findings") or [],
+        card=card,
+        claims=[_claim(c, machines, figs) for c in claims],
+        parts=[(part, [_claim(c, machines, figs) for c in group]) for part, group in parts(claims)],
+        history=figs.get(HISTORY, []),
+        notes=results.get("notes") or [],
+        glossary=glossary.entries(),
+    )
