@@ -11,7 +11,7 @@ import pytest
 
 from harness.config.paper import bar
 from harness.measures.figures import band, profile_figure
-from harness.measures.profiles import beyond_lambda, profile
+from harness.measures.profiles import beyond_lambda, profile, representation, vs_lambda
 from harness.measures.spectra import correlation, energy_profile
 from harness.verdicts import checks, stats
 from harness.verdicts.checks import guard, learned_shape
@@ -44,7 +44,7 @@ def beyond(a, b, p) -> float:
 
 def details_of(profiles, p, beyond):
     return {
-        "corr with lambda, each run": [round(v, 3) for v in profiles.vs_lambda(profiles, p)],
+        "corr with lambda, each run": [round(v, 3) for v in vs_lambda(profiles, p)],
         "agreement beyond lambda (partial corr | lambda, log lambda)": beyond,
     }
 
@@ -129,7 +129,7 @@ def test_init(trained, pca, scale, dataset, record, conclude):
         details={
             "trained ~ init (signed), each seed": [round(c, 3) for c in signed],
             "trained ~ init (signed), mean": round(float(np.mean(signed)), 3),
-            **profiles.representation(true, p),
+            **representation(true, p),
         },
         figures=[
             profile_figure(

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from harness.config.paper import bar
-from harness.measures import profiles
 from harness.measures.figures import band, profile_figure
 from harness.measures.onset import along, onset_figure
-from harness.measures.profiles import beyond_lambda, profile
+from harness.measures.profiles import beyond_lambda, profile, representation, vs_lambda
 from harness.measures.spectra import correlation, energy_profile
 from harness.verdicts import checks, stats
 from harness.verdicts.checks import guard, learned_shape, memorised
@@ -39,8 +38,8 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
     pairs = list(itertools.product(pt, pr))
     record(
         details={
-            "corr with lambda, true runs": [round(v, 3) for v in profiles.vs_lambda(pt, p)],
-            "corr with lambda, random runs": [round(v, 3) for v in profiles.vs_lambda(pr, p)],
+            "corr with lambda, true runs": [round(v, 3) for v in vs_lambda(pt, p)],
+            "corr with lambda, random runs": [round(v, 3) for v in vs_lambda(pr, p)],
             "random-label train accuracy at the judged step": [r.evaluation["train_acc"] for r in rand],
             "agreement beyond lambda (partial corr | lambda, log lambda)": float(
                 np.mean([beyond_lambda(a, b, p) for a, b in pairs])
@@ -84,7 +83,7 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
         details={
             "random ~ init (signed), each seed": [round(c, 3) for c in signed],
             "random ~ init (signed), mean": round(float(np.mean(signed)), 3),
-            **profiles.representation(rand, p),
+            **representation(rand, p),
         }
     )
     limit = bar("random_labels_init", dataset)

@@ -20,10 +20,9 @@ from harness.data.copies import default_root
 from harness.data.door import load_split
 from harness.data.images import normalise, subset
 from harness.data.patches import patch_pca, pca_from_covariance
-from harness.measures import profiles
 from harness.measures.decorrelation import shift_moments
 from harness.measures.labelstats import chance_largest, decile_labels, image_pca_stats, label_correlations
-from harness.measures.profiles import profile
+from harness.measures.profiles import profile, representation
 from harness.measures.spectra import correlation, energy_profile
 from harness.measures.theory import fit_formula, formula_profile, linear_cnn_fit, random_covariance, synthetic_patches
 from harness.models import random_banks
@@ -200,7 +199,7 @@ def test_moved_rejects_a_layer_whose_w_is_still_its_init():
     far = [FakeRun(w0, w0 + 100 * learned_bank(s), [], {}) for s, w0 in enumerate(inits)]
     assert checks.moved(little, PCA, bar("init", "cifar10")).verdict == "FAIL"
     assert checks.moved(far, PCA, bar("init", "cifar10")).verdict == "PASS"
-    shares = profiles.representation(little, PCA)["init's share of |W|^2, each run"]
+    shares = representation(little, PCA)["init's share of |W|^2, each run"]
     assert all(s > 0.99 for s in shares)
 
 
