@@ -1,5 +1,5 @@
-"""harness.data.door (ImageFolder decode + cache, missing data), harness.data (labels, variants), harness.models,
-and the input/label transforms of harness.training.train (App. D), on tiny synthetic data."""
+"""harness.data.door (ImageFolder decode + cache, missing data), harness.data.images (labels, variants and
+App. D's input/label transforms) and harness.models, on tiny synthetic data."""
 
 from collections.abc import Callable
 

@@ -58,7 +58,7 @@ def test_an_external_alias_reads_as_the_module_it_names():
 
 def _edited(module: str, old: str, new: str):
     def source(name: str) -> str:
-        text = fingerprint._source(name)
+        text = fingerprint.source(name)
         if name == module:
             assert old in text, f"{old!r} not in {module}"
             return text.replace(old, new, 1)

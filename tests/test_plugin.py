@@ -90,7 +90,7 @@ def test_an_unknown_scale_is_a_usage_error(run):
 def test_missing_data_skips_the_claim_with_its_line(run):
     src = """
 import pytest
-from harness.data.door import DatasetNotFound
+from harness.data.copies import DatasetNotFound
 
 @pytest.mark.claim("seed")
 def test_x(datasets):

@@ -1,4 +1,5 @@
-"""harness.measures.spectra against slow, explicit references (python loops, numpy PCA)."""
+"""harness.data.patches (the patch PCA) and harness.measures.spectra (energy profiles) against slow,
+explicit references (python loops, numpy PCA)."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,2 @@
-"""The command line: ``firstlayer`` (inspect, report), the GPU check."""
-
-from .main import main
-
-__all__ = ["main"]
+"""The command line: ``firstlayer`` (inspect, report; ``harness.cli.main``), the GPU check
+(``python -m harness.cli.gpucheck``)."""

@@ -5,8 +5,9 @@ over the authors' t range, as Table 3 was measured, and over every t), C(delta) 
 responses against RGB and random filters of its shape (Fig. 6), and, for several banks, their
 pairwise profile correlations (Table 1).
 
-One door: ``analyse`` is what Table 3 IMAGENET / App. C (claims/test_imagenet.py) measures a
-bank with, and ``decorrelation`` what Fig. 6's ImageNet panel measures; both compose the
+One door: ``analyse`` (``harness.measures.layers``) is what Table 3 IMAGENET / App. C
+(claims/test_imagenet.py) measures a bank with, and ``decorrelation`` what Fig. 6's ImageNet
+panel measures; both compose the
 measures every profile claim uses (``energy_profile``, ``fit_formula_authors``,
 ``fit_formula``, ``ShiftMoments.autocorrelation``).
 """

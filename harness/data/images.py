@@ -2,8 +2,9 @@
 input variants of Appendix D, and ``prepare``, which turns a spec's decoded images into its
 ``TrainData``. Pure functions of tensors: where the images come from is ``harness.data.door``.
 
-This module is part of the training code's fingerprint (``harness.training.cache``): a change here
-retrains every cached run.
+Most of it computes trained numbers: the definitions listed in ``harness.training.fingerprint``
+(``TRAINED``) are the training code's fingerprint, and a change to one of them retrains every
+cached run.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def patch_covariance(
 
     uint8 images (stride 1) take the exact integer path (``_uint8_moments``); ``stats`` =
     (mean, std) per channel then gives the statistics of the normalised images
-    (u/255 - mean)/std (``harness.data.normalise``) by the exact affine map. Float images
+    (u/255 - mean)/std (``harness.data.images.normalise``) by the exact affine map. Float images
     are accumulated in float64 over batches of ~4M patch entries.
     """
     if images.dtype == torch.uint8 and stride == 1 and images.shape[2] - size + 1 <= EXACT_TERMS:

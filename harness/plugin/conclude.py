@@ -9,6 +9,7 @@ is ERROR, "this check cannot fail here". Then every report row gets its verdict
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from harness.config.paper import bar_text, paper, paper_number, paper_value
 from harness.data.copies import DatasetNotFound
 from harness.plugin.state import ROW, SCALE, VERDICT
-from harness.report.row import Row
+from harness.report.row import Row, RowError
 from harness.report.words import models_named
 from harness.verdicts.judge import CannotFail, control_rows, stands
 from harness.verdicts.stats import seeds_needed
@@ -126,7 +127,11 @@ def pytest_runtest_makereport(item, call):
     s = item.config.stash[SCALE]
     row.setdefault("bar_derivation", bar_text(family, row["dataset"]) or None)
     row.setdefault("models", models_named(row.get("runs"), s.width, s.resnet_width) or None)
-    row = Row.from_json(row).to_json()  # one typed record: an unknown field fails here, not in the report
+    try:  # one typed record: an unknown field is this row's ERROR, not a crash of the session
+        row = Row.from_json(row).to_json()
+    except RowError as exc:
+        known = {f.name for f in dataclasses.fields(Row)}
+        row = {k: v for k, v in row.items() if k in known} | {"verdict": "ERROR", "reason": str(exc)}
     report.user_properties.append(("firstlayer", json.dumps(row, default=float)))
     return report
 

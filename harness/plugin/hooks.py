@@ -3,13 +3,14 @@
 and the check of claim families against ``fixtures/paper.toml``. The rest lives in rooms of
 its own, registered from here (``pytest_plugins``):
 
-- ``harness.plugin.claim_fixtures``: the fixtures every claim shares (scale, device, datasets, runs, pca,
-  record);
-- ``harness.plugin.stoprule``: a claim's declared runs, their training before the claims run
-  (prefill) and the stop rule (``judged_step``), and the ``trained`` fixture;
-- ``harness.plugin.conclude``: how a claim is judged: ``conclude``, the rule that a PASS stands only
-  where a control FAILs, and the verdict of each report row;
-- ``harness.plugin.results``: the rows of every process collected, the metadata, the report written.
+- ``harness.plugin.claim_fixtures``: the fixtures every claim shares (scale, device, datasets,
+  runs, pca, record);
+- ``harness.plugin.stoprule``: the training of a claim's declared runs (``harness.plugin.declared``)
+  before the claims run (prefill), the stop rule (``judged_step``), and the ``trained`` fixture;
+- ``harness.plugin.conclude``: how a claim is judged: ``conclude`` applies the rule that a PASS
+  stands only where a control FAILs (``harness.verdicts.judge.stands``), and makes each report row;
+- ``harness.plugin.results`` (registered as an object in ``pytest_configure``): the rows of every
+  process collected, the metadata, the report written.
 
 A claim is one declaration: ``@pytest.mark.claim(family, runs=fn, converge=False)``, where
 ``fn(scale, **params)`` returns the runs the claim reads ({name: spec or [specs]}) for the

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
-import inspect
+import importlib.util
 from functools import cache
+from pathlib import Path
 
 # (module, definitions): a definition is a top-level function, class or assignment, or
 # "Class.member"; "Class.<fields>" is a dataclass's annotated fields with their defaults.
@@ -127,11 +127,12 @@ def normalised(source: str, name: str) -> str:
     return f"{name}={ast.dump(node)}"
 
 
-def _source(module: str) -> str:
-    return inspect.getsource(importlib.import_module(module))
+def source(module: str) -> str:
+    """The text of ``module``, read from its file without importing it."""
+    return Path(importlib.util.find_spec(module).origin).read_text()
 
 
-def of(entries, source=_source) -> str:
+def of(entries, source=source) -> str:
     """The hash of ``entries`` [(module name, definitions)], in the order of definition names
     (not of modules: a move between modules keeps it); ``source(module)`` is its text."""
     parts = []

@@ -4,20 +4,11 @@ claims call the same check on their runs and on controls built from those runs
 the verdict could have gone the other way. tests/test_negative_controls.py holds the checks'
 unit tests on cases where the condition under test is the one that fails.
 
-A quantity is a ``harness.verdicts.stats.Estimate``: its value, a 95% interval whose unit is a run (or
-another independent unit: a random bank, a model) and the runs per group it rests on. A
-``Condition`` compares it with a bar: PASS when the whole interval clears the bar, FAIL when
-none of it does, INCONCLUSIVE when it straddles the bar or a group has too few runs for an
-interval (``stats.MIN_RUNS``); an exact quantity (the worst run under a rule every run must
-meet, a statistic of data alone) is compared as it is. ``judge`` combines a claim's
-conditions: too few runs anywhere makes the claim INCONCLUSIVE (no PASS or FAIL rests on
-fewer than three runs of a group); any FAIL fails the claim, unless fixtures/paper.toml
-documents a deviation for this scale whose cause, a condition on numbers measured in the same
-run, holds (then DEVIATES); a premise that fails (a run that did not converge) makes the claim
-INCONCLUSIVE rather than FAIL. No verdict is decided before the numbers are measured.
-
-Also the measurements every profile claim shares: the energy profile of a run (a layer that
-did not move, or is not finite, fails the claim) and the trivial-profile guard.
+Each check compares ``harness.verdicts.stats.Estimate``s with bars through ``Condition``s and
+combines them with ``judge`` (``harness.verdicts.judge``, whose docstring says how a verdict is
+reached). The conditions every profile claim shares live here too: the trivial-profile guard,
+"moved" (W is not still mostly its init) and the learned shape; the profiles themselves are
+measured by ``harness.measures.profiles``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,16 @@
-"""How a verdict is reached (docs/method.md): a ``Condition`` is a bar against an estimate over
-runs; ``judge`` turns conditions into a ``Verdict``; a documented ``Deviation`` makes DEVIATES;
-``stands`` says whether a PASS stands beside its controls (each must FAIL)."""
+"""How a verdict is reached (docs/method.md). A quantity is a ``harness.verdicts.stats.Estimate``:
+its value, a 95% interval whose unit is a run (or another independent unit: a random bank, a
+model) and the runs per group it rests on. A ``Condition`` compares it with a bar: PASS when the
+whole interval clears the bar, FAIL when none of it does, INCONCLUSIVE when it straddles the bar
+or a group has too few runs for an interval (``stats.MIN_RUNS``); an exact quantity (the worst
+run under a rule every run must meet, a statistic of data alone) is compared as it is.
+
+``judge`` combines a claim's conditions: too few runs anywhere makes the claim INCONCLUSIVE (no
+PASS or FAIL rests on fewer than three runs of a group); any FAIL fails the claim, unless
+fixtures/paper.toml documents a deviation for this scale whose cause, a condition on numbers
+measured in the same run, holds (then DEVIATES); a premise that fails (a run that did not
+converge) makes the claim INCONCLUSIVE rather than FAIL. No verdict is decided before the
+numbers are measured. ``stands`` says whether a PASS stands beside its controls (one must FAIL)."""
 
 from __future__ import annotations
 
