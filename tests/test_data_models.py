@@ -372,3 +372,13 @@ def test_energy_decile_labels_equal_classes():
     energy = energy.pow(2).sum((1, 2, 3))
     assert y[energy.argmax()] == 0 and y[energy.argmin()] == 9  # decile 0 = most energy
     assert torch.all(torch.diff(y[energy.argsort(descending=True)]) >= 0)
+
+
+def test_a_torchvision_built_for_another_torch_is_one_line_with_its_fix():
+    def broken():
+        raise RuntimeError("operator torchvision::nms does not exist")
+
+    line = copies.torchvision_mismatch(broken, ("2.13.0+cpu", "0.29.1"))
+    assert "\n" not in line and "torchvision 0.29.1" in line and "torch 2.13.0+cpu" in line
+    assert "torchvision::nms does not exist" in line and "pip install 'torchvision==0.28.*'" in line
+    assert copies.torchvision_mismatch() is None  # the installed pair loads

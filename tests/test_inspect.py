@@ -276,3 +276,9 @@ def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root, p
     got = inspect(tmp_path, data_root, f"run:{spec.key}", extra=[*common, "--init", str(tmp_path / "other.npy")])
     expect = energy_profile(run.final, pca3, init=run.init)
     np.testing.assert_allclose(got["banks"][0]["energy_profile_moved"], expect, rtol=1e-6)
+
+
+def test_a_data_root_that_does_not_exist_is_one_line(capsys):
+    assert main(["inspect", "pretrained:alexnet", "--data-root", "/nonexistent-root"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "firstlayer inspect: error: --data-root /nonexistent-root: no such folder"

@@ -398,3 +398,50 @@ def test_xdist_worker_i_trains_on_gpu_i():
 
     assert [gpu_of(f"gw{i}", 4) for i in range(6)] == ["cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"]
     assert gpu_of(None, 2) == "cuda:0" and gpu_of("gw1", 1) == "cuda:0"
+
+
+def test_the_terminal_says_verdict_words_and_junit_carries_each_verdict(run, tmp_path):
+    """A DEVIATES or INCONCLUSIVE row is not an xfail on the terminal, and each testcase of the
+    JUnit file has its verdict as a property (CI dashboards count by these)."""
+    result = run("-v", "--junitxml", str(tmp_path / "j.xml"), src=VERDICTS)
+    out = result.stdout.str()
+    assert "test_claim.py::test_unsure INCONCLUSIVE" in out and "test_claim.py::test_deviates DEVIATES" in out
+    assert "test_claim.py::test_pass PASS" in out and "xfail" not in out.lower().split("short test summary")[0]
+    assert "2 inconclusive" in out and "1 deviates" in out
+    import xml.etree.ElementTree as ET
+
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")}
+    said = {n: {p.get("name"): p.get("value") for p in c.iter("property")} for n, c in cases.items()}
+    assert said["test_unsure"]["verdict"] == "INCONCLUSIVE" and said["test_pass"]["verdict"] == "PASS"
+
+
+def test_a_full_run_in_one_process_writes_reports_latest(pytester, tmp_path):
+    """The plugin's own deselection of a variant list a scale leaves empty is not a user's
+    narrowing: a plain one-process run is a full run (reports/latest, the history)."""
+    from harness.plugin import results
+
+    option = SimpleNamespace(keyword="", markexpr="")
+    config = SimpleNamespace(option=option, invocation_params=SimpleNamespace(args=()))
+    plugin = results.ReportPlugin.__new__(results.ReportPlugin)
+    plugin.config, plugin.deselected = config, 0
+    empty = SimpleNamespace(iter_markers=lambda name: [pytest.mark.skip(reason="got empty parameter set []").mark])
+    chosen = SimpleNamespace(iter_markers=lambda name: [])
+    plugin.pytest_deselected([empty, empty])
+    assert plugin.full_run()
+    plugin.pytest_deselected([chosen])
+    assert not plugin.full_run()
+
+
+def test_plan_ends_with_its_own_summary_and_exit_0(run):
+    result = run("--plan", src=CLAIM)
+    out = result.stdout.str()
+    assert result.ret == 0 and "firstlayer --plan" in out and "nothing was trained" in out
+    assert "Exit" not in out and "deselected" not in out
+
+
+def test_firstlayer_has_a_version():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("firstlayer ")

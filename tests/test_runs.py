@@ -214,13 +214,46 @@ def test_kill_mid_training_continues_from_the_last_checkpoint(data_root, tmp_pat
     assert same(run, run_cache(tmp_path / "once", data_root).get(toy(steps=steps)))
 
 
-def test_corrupt_entry_is_rebuilt(data_root, tmp_path):
+def test_an_unreadable_entry_is_kept_aside_and_the_run_rebuilt(data_root, tmp_path):
     cache = run_cache(tmp_path, data_root)
     run = cache.get(toy())
     (run.path / "trajectory.pt").write_bytes(b"not a tensor file")
     again = run_cache(tmp_path, data_root)
     rebuilt = again.get(toy())
     assert len(again.trained) == 1 and same(rebuilt, run)
+    (aside,) = run.path.parent.glob(f"{run.path.name}.unreadable-*")
+    assert (aside / "trajectory.pt").read_bytes() == b"not a tensor file"  # nothing deleted
+    assert "UnpicklingError" in again.unreadable[toy().key] or again.unreadable[toy().key]
+
+
+def test_a_trajectory_is_saved_device_free_and_loads_on_the_cpu(data_root, tmp_path, monkeypatch):
+    """Every tensor of the saved state is on the CPU, the optimizer's momentum included, and the
+    cache loads with map_location='cpu' (a GPU-made file would load here)."""
+    run = run_cache(tmp_path, data_root).get(toy(momentum=0.9))
+    blob = torch.load(run.path / "trajectory.pt", map_location="cpu", weights_only=False)
+    tensors = []
+
+    def walk(v):
+        if isinstance(v, torch.Tensor):
+            tensors.append(v)
+        elif isinstance(v, dict):
+            [walk(x) for x in v.values()]
+        elif isinstance(v, list | tuple):
+            [walk(x) for x in v]
+
+    walk(blob["state"])
+    assert tensors and all(t.device.type == "cpu" for t in tensors)
+    assert any("momentum_buffer" in s for s in blob["state"]["optimizer"]["state"].values())
+    seen = {}
+    real = torch.load
+
+    def load(*a, **k):
+        seen.update(k)
+        return real(*a, **k)
+
+    monkeypatch.setattr(torch, "load", load)
+    assert run_cache(tmp_path, data_root).trajectory(toy(momentum=0.9)) is not None
+    assert seen.get("map_location") == "cpu"
 
 
 def test_divergence_is_one_clear_error(data_root, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from harness.cli.banks import SourceError, load_bank
 from harness.cli.inspect import NORMALISATIONS, InspectError, inspect, write
-from harness.data.copies import DatasetNotFound, default_root
+from harness.data.copies import DatasetNotFound, default_root, torchvision_mismatch
 from harness.data.door import Datasets
 from harness.data.images import Images, subset
 from harness.report.__main__ import main as report
@@ -58,6 +59,7 @@ def count0(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="firstlayer", description="Chowers & Weiss (ICML 2023), re-measured.")
+    ap.add_argument("--version", action="version", version=f"firstlayer {version('firstlayer')}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "inspect",
@@ -150,6 +152,8 @@ def _flat_folder(path: Path) -> Images:
 
 def run_inspect(args) -> int:
     root = Path(args.data_root) if args.data_root else default_root()
+    if args.data_root and not root.is_dir():
+        raise InspectError(f"--data-root {root}: no such folder")
 
     def say(msg):
         print(f"firstlayer inspect: {msg}", file=sys.stderr, flush=True)
@@ -196,6 +200,10 @@ def main(argv=None) -> int:
     if argv[:1] == ["report"]:  # every option is the report's own
         return report(argv[1:])
     args = parser().parse_args(argv)
+    mismatch = torchvision_mismatch()
+    if mismatch:
+        print(f"firstlayer: error: {mismatch}", file=sys.stderr)
+        return 2
     try:
         return run_inspect(args)
     except (SourceError, InspectError, DatasetNotFound) as exc:

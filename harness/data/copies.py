@@ -24,6 +24,8 @@ data root (``Datasets.pretrained``) or from torchvision's weights (``torchvision
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,6 +194,33 @@ def copies(name: str) -> tuple[Copy, ...]:
     """The registered copies of ``name``; any other name is one ImageFolder tree (a folder
     under the data root, or an absolute path)."""
     return DATASETS.get(name, (Copy(name, _image_folder(name)),))
+
+
+def torchvision_mismatch(load=None, versions=None) -> str | None:
+    """None where torchvision imports; else one line: which torchvision was built for which torch,
+    and the pip line that installs the torchvision of this torch (torchvision 0.(m+15) goes with
+    torch 2.m). A torchvision built for another torch fails on its first operator
+    ('operator torchvision::nms does not exist')."""
+    load = load or (lambda: importlib.import_module("torchvision"))
+    try:
+        load()
+        return None
+    except (RuntimeError, ImportError, AttributeError) as exc:
+        torch_v, vision_v = versions or (torch.__version__, _installed("torchvision"))
+        major, minor = (int(p) for p in torch_v.split("+")[0].split(".")[:2])
+        fix = f"0.{minor + 15}" if major == 2 else "the release made for it"
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+        return (
+            f"torchvision {vision_v} does not load with torch {torch_v} ({first}): it was built for another "
+            f"torch; install the one made for this torch: pip install 'torchvision=={fix}.*'"
+        )
+
+
+def _installed(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def default_root() -> Path:

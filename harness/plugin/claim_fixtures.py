@@ -9,6 +9,7 @@ import os
 import sys
 
 import pytest
+import torch
 
 from harness.config.scales import Scale
 from harness.data.door import Datasets
@@ -27,9 +28,15 @@ def scale(pytestconfig) -> Scale:
 def device(pytestconfig) -> str:
     if pytestconfig.stash[DEVICE] == "cpu":
         return "cpu"
-    import torch
+    return pin_device(os.environ.get("PYTEST_XDIST_WORKER"), torch.cuda.device_count(), torch.cuda.set_device)
 
-    return gpu_of(os.environ.get("PYTEST_XDIST_WORKER"), torch.cuda.device_count())
+
+def pin_device(worker: str | None, count: int, set_device) -> str:
+    """This process's GPU (``gpu_of``), made its current device, so that an ``-n`` worker opens
+    its CUDA context there and not on GPU 0."""
+    device = gpu_of(worker, count)
+    set_device(device)
+    return device
 
 
 def gpu_of(worker: str | None, count: int) -> str:

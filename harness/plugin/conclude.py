@@ -133,7 +133,29 @@ def pytest_runtest_makereport(item, call):
         known = {f.name for f in dataclasses.fields(Row)}
         row = {k: v for k, v in row.items() if k in known} | {"verdict": "ERROR", "reason": str(exc)}
     report.user_properties.append(("firstlayer", json.dumps(row, default=float)))
+    item.user_properties.append(("verdict", row["verdict"]))  # a JUnit property of the testcase
+    if item.config.stash[SCALE].judged:
+        report.firstlayer_verdict = row["verdict"]  # the terminal's word (travels with xdist's reports)
     return report
+
+
+# The terminal's word for a verdict: (category counted in the summary line, letter, word). PASS,
+# FAIL and SKIP keep pytest's own; a DEVIATES or INCONCLUSIVE row would otherwise show as xfail.
+WORDS = {
+    "PASS": ("passed", ".", ("PASS", {"green": True})),
+    "FAIL": ("failed", "F", ("FAIL", {"red": True})),
+    "DEVIATES": ("deviates", "D", ("DEVIATES", {"yellow": True})),
+    "INCONCLUSIVE": ("inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})),
+}
+
+
+def pytest_report_teststatus(report, config):
+    """Verdict words on the terminal, so a dashboard or a reader never counts an INCONCLUSIVE
+    row as a skipped test."""
+    verdict = getattr(report, "firstlayer_verdict", None)
+    if verdict in WORDS and report.when in ("setup", "call"):
+        return WORDS[verdict]
+    return None
 
 
 def verdict_of(item, call, report) -> tuple[str, str]:

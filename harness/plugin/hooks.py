@@ -28,11 +28,24 @@ from hypothesis import HealthCheck, settings
 from harness.config.paper import families
 from harness.config.scales import ScaleError
 from harness.config.scales import scale as load_scale
-from harness.data.copies import default_root
+from harness.data.copies import default_root, torchvision_mismatch
 from harness.data.door import Datasets
 from harness.plugin import plan
+from harness.plugin.declared import empty_variant
 from harness.plugin.results import ReportPlugin
-from harness.plugin.state import DATA_ROOT, DEVICE, PLAN, PROFILE, ROOT, RUN_CACHE, SCALE, THREADS, downloading, threads
+from harness.plugin.state import (
+    DATA_ROOT,
+    DEVICE,
+    PLAN,
+    PLANNED,
+    PROFILE,
+    ROOT,
+    RUN_CACHE,
+    SCALE,
+    THREADS,
+    downloading,
+    threads,
+)
 from harness.training.cache import RunCache
 
 pytest_plugins = [
@@ -129,6 +142,9 @@ def pytest_configure(config):
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev")
     settings.load_profile(profile)
     config.stash[PROFILE] = profile
+    mismatch = torchvision_mismatch()
+    if mismatch:
+        raise pytest.UsageError(mismatch)
     gpu = config.getoption("gpu")
     if gpu:
         import torch
@@ -187,13 +203,10 @@ def pytest_collection_modifyitems(config, items):
     (any exception but AssertionError) fails the run."""
     known = set(families())
     s = config.stash[SCALE]
-    empty = [
-        i
-        for i in items
-        if any("empty parameter set" in str(m.kwargs.get("reason", "")) for m in i.iter_markers("skip"))
-    ]
+    empty = [i for i in items if empty_variant(i)]
     if empty:  # a variant list the scale leaves empty (App. D at converged, the copy check at cpu): not a claim here
-        config.hook.pytest_deselected(items=empty)
+        if PLAN not in config.stash:  # a plan selects nothing, and says so once
+            config.hook.pytest_deselected(items=empty)
         items[:] = [i for i in items if i not in empty]
     for item in items:
         marker = item.get_closest_marker("claim")
@@ -216,11 +229,22 @@ def pytest_collection_finish(session):
     data = Datasets(config.stash[DATA_ROOT], config.stash[RUN_CACHE], download=False)
     runs = RunCache(config.stash[RUN_CACHE], data, config.stash[DEVICE], progress=False)
     found = plan.plan(session.items, config.stash[SCALE], runs, config.stash[DEVICE], config.stash[PLAN])
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in plan.lines(found):
-        reporter.write_line(line)
     out = plan.write(found, config.pluginmanager.get_plugin("firstlayer-report").report_dir())
-    pytest.exit(f"plan written to {out}; nothing was trained", returncode=0)
+    config.stash[PLANNED] = [*plan.lines(found), f"plan written to {out}; nothing was trained"]
+    session.items.clear()  # nothing runs; the plan is the session's summary
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if PLANNED in config.stash:
+        terminalreporter.section("firstlayer --plan")
+        for line in config.stash[PLANNED]:
+            terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    if PLANNED in session.config.stash:  # a plan ran no test by design: not pytest's "no tests" (5)
+        session.exitstatus = 0
 
 
 def pytest_generate_tests(metafunc):

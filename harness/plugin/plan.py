@@ -25,6 +25,7 @@ from harness.config.scales import Scale
 from harness.data.copies import copies
 from harness.plugin.declared import converging, declared_runs, specs_of
 from harness.training.cache import RunCache
+from harness.training.numerics import set_numerics
 from harness.training.spec import RunSpec
 from harness.training.train import build_model, keep_freed_memory
 
@@ -69,9 +70,8 @@ def has_data(runs: RunCache, spec: RunSpec) -> bool:
 def rate(spec: RunSpec, device: str, size: int = 32, classes: int = 10) -> float:
     """Training images a second of ``spec``'s model at its batch on ``device``, one process."""
 
-    if device.startswith("cuda"):  # as harness.training.train.train: IEEE float32 convolutions, not TF32
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
-    else:
+    set_numerics(device)  # as harness.training.train.train: IEEE float32, deterministic kernels
+    if not device.startswith("cuda"):
         keep_freed_memory()
     torch.manual_seed(0)
     fmt = torch.channels_last

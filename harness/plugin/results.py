@@ -18,6 +18,7 @@ import pytest
 from harness.config.paper import changes, families
 from harness.data.copies import DIFFERS
 from harness.measures.theory import PAPER_NOTES
+from harness.plugin.declared import empty_variant
 from harness.plugin.state import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
 from harness.report import build, history
 from harness.report.words import VERDICTS
@@ -50,7 +51,9 @@ class ReportPlugin:
         self.out: Path | None = None
 
     def pytest_deselected(self, items):
-        self.deselected += len(items)
+        """A user's narrowing (-k, -m, --deselect); not the plugin's own deselection of a variant
+        list the scale leaves empty, which a full run has too."""
+        self.deselected += sum(not empty_variant(i) for i in items)
 
     def pytest_runtest_logreport(self, report):
         for name, value in report.user_properties:

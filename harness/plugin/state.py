@@ -45,6 +45,7 @@ THREADS = pytest.StashKey[int]()
 
 
 PLAN = pytest.StashKey[int]()  # --plan: the workers (-n) the plan shares the runs between
+PLANNED = pytest.StashKey[list]()  # --plan: its lines, the session's summary
 
 
 def launcher(config, say):

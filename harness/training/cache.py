@@ -13,12 +13,15 @@ differs from the current code's is retrained, never silently reused.
 
 Training happens under a ``filelock`` per key and every file is published by ``os.replace``,
 so concurrent workers train a run once and a killed run leaves its last checkpoint, from
-which the next call continues. An entry that fails its self-check is deleted and retrained.
+which the next call continues. An entry that cannot be read is never deleted: it is kept
+aside as ``<key>.unreadable-<time>`` and the run is trained anew. Trajectories are saved with
+every tensor on the CPU and loaded onto it, so a run made on a GPU reads anywhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -83,6 +86,7 @@ class RunCache:
         self._memo: dict = {}
         self.trained: list = []  # {key, label, from, to, seconds} of every stretch this process trained
         self.loaded: set = set()  # keys read from disk without training
+        self.unreadable: dict = {}  # key -> why its cached trajectory could not be read
 
     def path(self, spec: RunSpec) -> Path:
         return self.root / "runs" / spec.key
@@ -119,15 +123,19 @@ class RunCache:
         training code, else None."""
 
         path = self.path(spec)
-        try:
+        if not (path / "trajectory.pt").exists():  # absent, or killed before its first checkpoint
+            return None
+        try:  # on the CPU whatever device made it (a GPU-made trajectory loads here too)
             saved = json.loads((path / "spec.json").read_text())
             made = json.loads((path / "provenance.json").read_text())
-            blob = torch.load(path / "trajectory.pt", weights_only=False)
+            blob = torch.load(path / "trajectory.pt", map_location="cpu", weights_only=False)
             traj = Trajectory(**blob)
-        except Exception:  # absent, or unreadable in any way (truncated, unpickling, bad JSON)
+        except Exception as exc:  # unreadable in any way (truncated, unpickling, bad JSON)
+            self.unreadable[spec.key] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             return None
         shapes = {tuple(w.shape) for w in traj.weights.values()}
         if saved != _trajectory_json(spec) or len(shapes) != 1 or next(iter(shapes))[0] != spec.first:
+            self.unreadable[spec.key] = "its files do not match its spec"
             return None
         if made.get("fingerprint") != fingerprint():
             self._say(spec, f"trained by other training code ({made.get('fingerprint')}): retraining")
@@ -263,6 +271,11 @@ class RunCache:
             stops |= set(start.evals) | {start.step}  # behind it: retrain, keeping what it had
             start = None
         data = self.datasets.train_data(spec)  # first: absent data leaves no empty run behind
+        if found is None and spec.key in self.unreadable and path.exists():  # never deleted: kept aside
+            aside = path.with_name(f"{path.name}.unreadable-{datetime.datetime.now():%Y%m%dT%H%M%S}")
+            path.rename(aside)
+            self._say(spec, f"its cached trajectory cannot be read ({self.unreadable[spec.key]}): kept as "
+                      f"{aside.name}, training it anew")  # fmt: skip
         # A retrain of a sound trajectory is written beside it and replaces it when complete:
         # a kill on the way loses nothing that was cached (before, it was deleted first).
         work = path.with_name(path.name + ".retrain") if start is None and found else path

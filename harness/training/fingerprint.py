@@ -47,7 +47,8 @@ TRAINED = (
     ("harness.models", ("VGG_CFG", "_bn_relu", "VGG", "BasicBlock", "ResNet", "LinearCNN", "build", "first_layer",
                         "freeze_first_layer")),
     ("harness.training.spec", ("RunSpec.<fields>", "RunSpec.key")),
-    ("harness.training.train", ("build_model", "evaluate", "numerics", "SNAPSHOT_EVERY", "LOG_EVERY", "init_seed",
+    ("harness.training.numerics", ("CUBLAS_WORKSPACE", "new_precision_api", "set_numerics")),
+    ("harness.training.train", ("build_model", "evaluate", "SNAPSHOT_EVERY", "LOG_EVERY", "init_seed",
                                 "_loss_fn", "train", "evaluate_split")),
 )  # fmt: skip
 

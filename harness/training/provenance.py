@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from harness.training.fingerprint import fingerprint
+from harness.training.numerics import set_numerics
 
 
 def machine() -> str:
@@ -34,12 +35,19 @@ def machine() -> str:
 
 
 def provenance(device: str) -> dict:
-    """What trained a run: code fingerprint, torch, device, machine, threads, date."""
+    """What trained a run: code fingerprint, torch, device, machine, threads, date; on a GPU
+    also its name, CUDA and cuDNN (cuDNN picks its kernels per GPU architecture, so a GPU's
+    numbers depend on all three: docs/reproducibility.md) and the numerics set."""
     gpu = torch.cuda.get_device_name(device) if device.startswith("cuda") else None
+    cuda = {}
+    if gpu is not None:
+        cuda = {"cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "gpu": gpu}
     return {
         "fingerprint": fingerprint(),
         "torch": torch.__version__,
         "device": gpu or device,
+        **cuda,
+        "numerics": set_numerics(device),
         "machine": machine(),
         "threads": torch.get_num_threads(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),

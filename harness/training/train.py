@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from harness import models
 from harness.data.images import TrainData
+from harness.training.numerics import set_numerics
 
 
 class TrainingDiverged(RuntimeError):
@@ -113,7 +114,7 @@ def train(
     last = stops[-1]
     if device == "cpu":
         keep_freed_memory()
-    numerics(device)
+    set_numerics(device)
     torch.manual_seed(init_seed(spec))
     model = build_model(spec, data.num_classes)
     linear = spec.model == "linear"
@@ -185,19 +186,25 @@ def train(
     return traj
 
 
-def numerics(device: str) -> None:
-    """IEEE float32 convolutions on CUDA: cuDNN defaults to TF32 (10-bit mantissa) on Ampere
-    and later. Nothing to set on the CPU."""
-    if device != "cpu":
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
+def on_cpu(value):
+    """``value`` with every tensor in it copied to the CPU (dicts and lists followed)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: on_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(on_cpu(v) for v in value)
+    return value
 
 
 def continuation(model, opt, g, order, since, run_loss, run_correct) -> dict:
-    """All that continuing a trajectory needs, on the CPU (saving: not in the fingerprint)."""
-    cpu = lambda t: t.detach().cpu().clone()  # noqa: E731
+    """All that continuing a trajectory needs, every tensor on the CPU, the optimizer's state
+    included, so that a trajectory made on a GPU loads anywhere (saving: not in the
+    fingerprint; ``load_state_dict`` moves the state back to the parameters' device)."""
+    cpu = on_cpu
     return {
         "model": {k: cpu(v) for k, v in model.state_dict().items()},
-        "optimizer": opt.state_dict(),
+        "optimizer": on_cpu(opt.state_dict()),
         "generator": g.get_state(),
         "order": cpu(order),
         "since": since,
