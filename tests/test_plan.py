@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from harness.data.copies import default_root
 from harness.plugin.plan import makespan
+from harness.training.cost import modelled_rate, step_flops
+from harness.training.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = "random_labels and cifar10 and not cifar100"  # 3 true + 3 random-label runs, one stop rule
@@ -57,3 +60,22 @@ def test_the_plan_is_what_the_session_then_trains(tmp_path):
     assert again.returncode == 0
     replanned = json.loads((tmp_path / "p2" / "plan.json").read_text())["runs"]
     assert all(r["cached_to"] >= r["steps"] and r["seconds"] == 0 for r in replanned)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine times the GPU instead")
+def test_a_gpu_plan_without_cuda_models_each_run_from_its_flops(tmp_path):
+    """`--plan --gpu` on a machine without CUDA: no refusal; every run's time comes from its FLOPs
+    at the H100's FP32 rate, with PFLOP and hours per claim and in all."""
+    out = session(tmp_path, "--plan", "--gpu", "--report-dir", str(tmp_path / "p"))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    found = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert found["device"] == "H100" and "67 TFLOP/s" in found["rate"]
+    assert found["pflop"] > 0 and found["claims"] and all(r["pflop"] > 0 for r in found["runs"])
+    assert "PFLOP" in out.stdout and "one job a run" in out.stdout
+
+
+def test_a_step_costs_three_forward_passes_of_its_layers():
+    spec = RunSpec(model="linear", batch=2)
+    conv = 2 * 3 * 3 * 3 * 64 * 30 * 30  # the linear CNN's one 3x3 conv, 64 filters, no padding on 32x32
+    assert step_flops(spec) == pytest.approx(3 * 2 * conv, rel=0.2)
+    assert modelled_rate(RunSpec(), "h100") > modelled_rate(RunSpec(), "v100")

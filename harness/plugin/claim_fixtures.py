@@ -28,6 +28,8 @@ def scale(pytestconfig) -> Scale:
 def device(pytestconfig) -> str:
     if pytestconfig.stash[DEVICE] == "cpu":
         return "cpu"
+    if not torch.cuda.is_available():  # --launcher submitit from a login node: the jobs train on GPU nodes
+        return "cuda"
     return pin_device(os.environ.get("PYTEST_XDIST_WORKER"), torch.cuda.device_count(), torch.cuda.set_device)
 
 

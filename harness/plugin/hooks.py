@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 from harness.config.paper import families
@@ -47,6 +48,7 @@ from harness.plugin.state import (
     threads,
 )
 from harness.training.cache import RunCache
+from harness.training.cost import FP32_PEAK
 
 pytest_plugins = [
     "harness.plugin.claim_fixtures",
@@ -120,6 +122,13 @@ def pytest_addoption(parser):
         "training time on this device (timed here), in total and with -n N; written to plan.json in the report dir",
     )
     g.addoption(
+        "--plan-device",
+        choices=sorted(FP32_PEAK),
+        default=None,
+        help="--plan: model each run's time from its FLOPs at this device's FP32 peak (harness.training.cost; "
+        "the default with --gpu where no CUDA device is visible: h100) instead of timing steps here",
+    )
+    g.addoption(
         "--threads",
         type=int,
         default=None,
@@ -146,7 +155,8 @@ def pytest_configure(config):
     if mismatch:
         raise pytest.UsageError(mismatch)
     gpu = config.getoption("gpu")
-    if gpu:
+    planning = config.getoption("plan") or config.getoption("launcher") == "submitit"
+    if gpu and not planning:  # a plan models the GPU's rate, and a launcher's jobs run where GPUs are
         import torch
 
         if not torch.cuda.is_available():
@@ -228,7 +238,10 @@ def pytest_collection_finish(session):
 
     data = Datasets(config.stash[DATA_ROOT], config.stash[RUN_CACHE], download=False)
     runs = RunCache(config.stash[RUN_CACHE], data, config.stash[DEVICE], progress=False)
-    found = plan.plan(session.items, config.stash[SCALE], runs, config.stash[DEVICE], config.stash[PLAN])
+    modelled = config.getoption("plan_device")
+    if modelled is None and config.stash[DEVICE] == "cuda" and not torch.cuda.is_available():
+        modelled = "h100"
+    found = plan.plan(session.items, config.stash[SCALE], runs, config.stash[DEVICE], config.stash[PLAN], modelled)
     out = plan.write(found, config.pluginmanager.get_plugin("firstlayer-report").report_dir())
     config.stash[PLANNED] = [*plan.lines(found), f"plan written to {out}; nothing was trained"]
     session.items.clear()  # nothing runs; the plan is the session's summary

@@ -25,6 +25,7 @@ from harness.config.scales import Scale
 from harness.data.copies import copies
 from harness.plugin.declared import converging, declared_runs, specs_of
 from harness.training.cache import RunCache
+from harness.training.cost import EFFICIENCY, FP32_PEAK, modelled_rate, step_flops
 from harness.training.numerics import set_numerics
 from harness.training.spec import RunSpec
 from harness.training.train import build_model, keep_freed_memory
@@ -106,16 +107,21 @@ def makespan(seconds: list[float], workers: int) -> float:
     return max(free)
 
 
-def plan(items, s: Scale, runs: RunCache, device: str, workers: int) -> dict:
+def plan(items, s: Scale, runs: RunCache, device: str, workers: int, modelled: str | None = None) -> dict:
+    """Every run of ``items``: what is cached, and the time left at a rate timed on ``device``, or
+    modelled from the run's FLOPs at the FP32 peak of ``modelled`` (harness.training.cost)."""
     entries = planned(items, s)
     rates: dict[tuple, float] = {}
+    flops: dict[tuple, float] = {}
     rows = []
     for e in sorted(entries, key=lambda e: -e["cap"]):
         spec = e["spec"]
         at = cached_step(runs, spec, e["asked"])
         key = model_of(spec)
+        if key not in flops:
+            flops[key] = step_flops(spec)
         if key not in rates and max(spec.steps, e["cap"]) > at:
-            rates[key] = rate(spec, device)
+            rates[key] = modelled_rate(spec, modelled) if modelled else rate(spec, device)
         left = [max(0, n - at) for n in (spec.steps, e["cap"])]
         per = [n * spec.batch / rates[key] if n else 0.0 for n in left]
         rows.append(
@@ -137,24 +143,48 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int) -> dict:
                 "images_per_s": round(rates[key]) if key in rates else None,
                 "seconds": round(per[0], 1),
                 "seconds_to_cap": round(per[1], 1),
+                "pflop": _sig(left[0] * flops[key] / 1e15),
+                "pflop_to_cap": _sig(left[1] * flops[key] / 1e15),
                 "claims": sorted(set(e["claims"])),
             }
         )
     here = [r for r in rows if r["status"] != "no local data"]  # the others download or skip
     low, high = [r["seconds"] for r in here], [r["seconds_to_cap"] for r in here]
+    claims: dict[str, dict] = {}
+    for r in here:
+        for c in r["claims"]:
+            got = claims.setdefault(c, {"runs": 0, "pflop": 0.0, "seconds": 0.0})
+            got["runs"] += 1
+            got["pflop"] = _sig(got["pflop"] + r["pflop_to_cap"])
+            got["seconds"] = round(got["seconds"] + r["seconds_to_cap"], 1)
+    how = (
+        f"modelled: {EFFICIENCY:.0%} of the {modelled.upper()}'s FP32 peak, {FP32_PEAK[modelled] / 1e12:g} TFLOP/s"
+        if modelled
+        else "timed here"
+    )
     return {
         "scale": s.name,
-        "device": device,
+        "device": modelled.upper() if modelled else device,
+        "rate": how,
         "workers": workers,
+        "claims": claims,
+        "pflop": _sig(sum(r["pflop"] for r in here)),
+        "pflop_to_cap": _sig(sum(r["pflop_to_cap"] for r in here)),
         "runs": rows,
         "total_s": round(sum(low), 1),
         "total_to_cap_s": round(sum(high), 1),
         "wall_s": round(makespan(low, workers), 1),
         "wall_to_cap_s": round(makespan(high, workers), 1),
+        "longest_s": round(max(high, default=0.0), 1),  # every run its own job at once (--launcher submitit)
         "no_local_data_s": round(sum(r["seconds_to_cap"] for r in rows if r not in here), 1),
-        "note": "training steps only, at rates timed here; evaluation at each stop and data decoding are not "
+        "note": f"training steps only, at rates {how}; evaluation at each stop and data decoding are not "
         "counted, nor runs whose data is not under the data root",
     }
+
+
+def _sig(x: float) -> float:
+    """``x`` to 4 significant digits (a smoke run is ~1e-5 PFLOP, the paper scale ~1e3)."""
+    return float(f"{x:.4g}")
 
 
 def hms(seconds: float) -> str:
@@ -174,8 +204,12 @@ def lines(p: dict) -> list[str]:
         rate_ = f" at {r['images_per_s']:,} images/s" if r["images_per_s"] else ""
         out.append(f"  {r['status']:>14} {cost:>19}{rate_:>22}  {r['run']}{cap}")
     span = lambda a, b: hms(a) + (f" - {hms(b)}" if b != a else "")  # noqa: E731
-    out.append(f"total: {span(p['total_s'], p['total_to_cap_s'])} of training in one process")
+    for claim, c in sorted(p["claims"].items()):
+        out.append(f"  claim {claim}: {c['runs']} runs, {c['pflop']:,.4g} PFLOP, {c['seconds'] / 3600:,.1f} h at most")
+    pf = f"{p['pflop']:,.4g}" + (f" - {p['pflop_to_cap']:,.4g}" if p["pflop_to_cap"] != p["pflop"] else "")
+    out.append(f"total: {len(p['runs'])} runs, {pf} PFLOP, {span(p['total_s'], p['total_to_cap_s'])} in one process")
     out.append(f"with -n {p['workers']}: {span(p['wall_s'], p['wall_to_cap_s'])} (the longest runs first)")
+    out.append(f"one job a run (--launcher submitit), all at once: {hms(p['longest_s'])} (the longest run)")
     if p["no_local_data_s"]:
         out.append(f"not counted: {hms(p['no_local_data_s'])} of runs whose data is not under the data root")
     out.append(f"({p['note']})")
