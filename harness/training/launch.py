@@ -6,9 +6,10 @@ Each job trains one trajectory to the last step the session asks of it through t
 ``RunCache._train`` a local session uses, on a run cache the jobs share (a filesystem every
 node mounts). The session holds each run's file lock while its job runs, so the scheduler is
 the only writer of a run and no lock is taken on the shared filesystem by the jobs (a job decodes
-its data from the data root itself, the session having checked it is there). A job that the
-scheduler preempts or times out is requeued by submitit (``checkpoint``; up to submitit's
-``max_num_timeout`` times for time-outs) and continues from its run's last published checkpoint,
+its data from the data root itself, the session having checked it is there). The jobs are
+submitted as one job array (``executor.batch()``). A job that the scheduler preempts or times out
+is requeued by submitit (``helpers.Checkpointable``; up to submitit's ``max_num_timeout`` times
+for time-outs) and continues from its run's last published checkpoint,
 as a killed local run does. An interrupted session cancels its jobs. A job's error is returned to
 the session and raised where the claim reads the run, as a local training error is: a missing
 dataset still skips the claim, anything else is that claim's ERROR.
@@ -18,6 +19,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
+try:  # the cluster extra (pip install 'firstlayer[cluster]'); Submitit says so when it is missing
+    from submitit.helpers import Checkpointable
+except ImportError:
+    Checkpointable = object
 
 from harness.data.door import Datasets
 from harness.training.cache import RunCache
@@ -40,17 +46,12 @@ def train_job(root: str, data_root: str, device: str, spec: dict, stops: list[in
     return {"trained": cache.trained}
 
 
-class TrainJob:
-    """The job's callable; requeued on preemption or time-out with the same arguments: training
-    continues from the run's last checkpoint (submitit's ``checkpoint`` protocol)."""
+class TrainJob(Checkpointable):
+    """The job's callable. submitit's ``Checkpointable`` requeues it on preemption or time-out
+    with the same arguments, and training continues from the run's last published checkpoint."""
 
     def __call__(self, *args) -> dict:
         return train_job(*args)
-
-    def checkpoint(self, *args):
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(TrainJob(), *args)
 
 
 class Submitit:
@@ -81,11 +82,12 @@ class Submitit:
             raise
 
     def _wait(self, cache: RunCache, work, jobs: list) -> dict[str, dict]:
-        for spec, stops in work:
-            args = (str(cache.root), str(cache.datasets.root), cache.device, spec.to_json(), sorted(stops))
-            job = self.executor.submit(TrainJob(), *args, self.threads, cache.checkpoint_every)
-            self.say(f"submitit: job {job.job_id} trains {spec.label()} to step {max(stops)}")
-            jobs.append((spec, job))
+        with self.executor.batch():  # one job array (SLURM), submitted at once
+            for spec, stops in work:
+                args = (str(cache.root), str(cache.datasets.root), cache.device, spec.to_json(), sorted(stops))
+                jobs.append((spec, self.executor.submit(TrainJob(), *args, self.threads, cache.checkpoint_every)))
+        for spec, job in jobs:
+            self.say(f"submitit: job {job.job_id} trains {spec.label()} to step {max(dict(work)[spec])}")
         out: dict[str, dict] = {}
         while len(out) < len(jobs):
             for spec, job in jobs:
