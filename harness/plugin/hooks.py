@@ -157,8 +157,6 @@ def pytest_configure(config):
     gpu = config.getoption("gpu")
     planning = config.getoption("plan") or config.getoption("launcher") == "submitit"
     if gpu and not planning:  # a plan models the GPU's rate, and a launcher's jobs run where GPUs are
-        import torch
-
         if not torch.cuda.is_available():
             raise pytest.UsageError(
                 f"--gpu: no CUDA device is visible to torch (torch {torch.__version__}); drop --gpu to run on the CPU"
@@ -189,10 +187,9 @@ def pytest_configure(config):
     if config.getoption("plan"):  # one process plans for -n N: no workers are started
         config.stash[PLAN] = int(getattr(config.option, "numprocesses", None) or 1)
         config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
-    if not gpu:  # a CPU sum's order depends on the thread count: one count, whatever -n (docs/reproducibility.md)
-        import torch
-
-        torch.set_num_threads(config.stash[THREADS])
+    # a CPU sum's order depends on the thread count: one count, whatever -n and on a GPU too, where the
+    # measures and the data's preparation still sum on the CPU (docs/reproducibility.md)
+    torch.set_num_threads(config.stash[THREADS])
 
     config.pluginmanager.register(ReportPlugin(config), "firstlayer-report")
 
