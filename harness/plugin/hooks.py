@@ -118,8 +118,9 @@ def pytest_addoption(parser):
     g.addoption(
         "--plan",
         action="store_true",
-        help="train nothing: print every run the selected claims need, what the run cache holds of it and its "
-        "training time on this device (timed here), in total and with -n N; written to plan.json in the report dir",
+        help="train nothing: print every run the selected claims need, what the run cache holds of it, its PFLOP "
+        "and its training time on this device (timed here, or modelled: --plan-device), per claim, in total and "
+        "with -n N; written to plan.json in the report dir",
     )
     g.addoption(
         "--plan-device",
