@@ -180,7 +180,6 @@ def _timm(name: str, download: bool, channels: int) -> Bank:
 
 
 def _pretrained(name: str, data_root: Path, channels: int) -> Bank:
-
     data = Datasets(data_root)
     try:
         w = data.pretrained(name)

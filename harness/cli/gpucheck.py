@@ -43,7 +43,7 @@ from harness.measures.spectra import correlation, energy_profile
 from harness.plugin.plan import rate
 from harness.training.cache import RunCache
 from harness.training.cost import EFFICIENCY, FP32_PEAK, step_flops
-from harness.training.numerics import set_numerics
+from harness.training.numerics import described, set_numerics
 
 ROOT = Path(__file__).resolve().parents[2]
 IEEE_BOUND = 1e-4  # largest relative error of float32 against float64 that reads as IEEE (TF32: ~1e-3)
@@ -100,10 +100,10 @@ def train_part(device: str, root: Path, name: str, cache: Path, steps: int) -> d
 
 def resume(device: str, root: Path, name: str, work: Path, steps: int) -> dict:
     spec = _spec(device, name, steps)
-    once = RunCache(work / "once", Datasets(root, work / "once"), device, progress=False).get(spec)
-    halves = RunCache(work / "halves", Datasets(root, work / "halves"), device, progress=False)
-    halves.get(replace(spec, steps=steps // 2))
-    continued = RunCache(work / "halves", Datasets(root, work / "halves"), device, progress=False).get(spec)
+    data = Datasets(root)  # one decode for the three caches
+    once = RunCache(work / "once", data, device, progress=False).get(spec)
+    RunCache(work / "halves", data, device, progress=False).get(replace(spec, steps=steps // 2))
+    continued = RunCache(work / "halves", data, device, progress=False).get(spec)
     same = set(once.weights) <= set(continued.weights) and all(
         torch.equal(once.weights[k], continued.weights[k]) for k in once.weights
     )
@@ -174,7 +174,7 @@ def versions() -> dict:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "gpu": torch.cuda.get_device_name() if cuda else None,
-        "numerics": set_numerics("cuda" if cuda else "cpu"),
+        "numerics": described("cuda" if cuda else "cpu"),
     }
 
 

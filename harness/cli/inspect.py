@@ -158,7 +158,6 @@ class Inspection:
     def figures(self) -> list[dict]:
         """The paper's figures for these banks: each profile against lambda and its fitted eq. 3
         (Fig. 1, 7), and C(delta) against distance (Fig. 6)."""
-
         out = []
         for i, (b, a) in enumerate(zip(self.banks, self.analyses, strict=True)):
             p = self.pcas[b.kernel]

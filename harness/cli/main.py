@@ -25,8 +25,6 @@ from harness.data.images import Images, subset
 from harness.report.__main__ import main as report
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
-
-
 EPILOG = """sources:
   PATH.pt, PATH.pth       a state dict (or one nested under state_dict/model), or a whole nn.Module
                           with --trust-pickle: its first convolution that reads the image's channels

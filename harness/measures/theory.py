@@ -115,11 +115,7 @@ def fit_formula(profile, lambdas, eta: float | None = None, ts=None) -> Fit:
 # The authors' search (their fit_formula_to_model): eta = 1e-7 and t in range(10_000, 5_000_000, 250),
 # with eta lambda^2 / (2 N) where lambda^2 is an eigenvalue of the patch scatter summed over the N images.
 AUTHORS_ETA = 1e-7
-
-
 AUTHORS_STEPS = (10_000, 5_000_000, 250)
-
-
 PATCHES_PER_IMAGE = (32 - 3 + 1) ** 2  # 3x3 patches of a 32x32 image, as our PCA counts them
 
 

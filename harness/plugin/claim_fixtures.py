@@ -70,7 +70,6 @@ def datasets(pytestconfig, progress) -> Datasets:
 @pytest.fixture(scope="session")
 def runs(pytestconfig, datasets, device, progress) -> RunCache:
     """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
-
     cache = RunCache(
         pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress, launcher=launcher(pytestconfig, progress)
     )
@@ -90,7 +89,6 @@ def imagenet_pca(datasets, scale):
     filters, as ``firstlayer inspect`` builds it (``pca_for``: every image at stride 1 for 3x3,
     the scale's ``large_patch_images`` at ``large_patch_stride`` for larger), each size once;
     Table 3 IMAGENET / App. C and App. B's ImageNet rows read it."""
-
     train = datasets.split("tiny-imagenet-10")
     _, stats = normalise(train.pixels)
     memo = {}

@@ -93,7 +93,7 @@ def pytest_runtest_makereport(item, call):
     final = report.when == "call" or (report.when == "setup" and not report.passed)
     if not final:
         return report
-    family = marker.args[0]
+    family, s = marker.args[0], item.config.stash[SCALE]
     entry = paper(family)
     params = item.callspec.params if hasattr(item, "callspec") else {}
     param = item.callspec.id if hasattr(item, "callspec") else ""
@@ -115,7 +115,7 @@ def pytest_runtest_makereport(item, call):
         "controls": {},
         "threshold": "",
         "reason": "",
-        "scale": item.config.stash[SCALE].name,
+        "scale": s.name,
         "device": "",
         "seconds": report.duration,
         "details": {},
@@ -124,7 +124,6 @@ def pytest_runtest_makereport(item, call):
     row.update(item.stash.get(ROW, {}))
     row.setdefault("paper", paper_value(family, row["dataset"]))
     row["verdict"], row["reason"] = verdict_of(item, call, report)
-    s = item.config.stash[SCALE]
     row.setdefault("bar_derivation", bar_text(family, row["dataset"]) or None)
     row.setdefault("models", models_named(row.get("runs"), s.width, s.resnet_width) or None)
     try:  # one typed record: an unknown field is this row's ERROR, not a crash of the session
@@ -134,7 +133,7 @@ def pytest_runtest_makereport(item, call):
         row = {k: v for k, v in row.items() if k in known} | {"verdict": "ERROR", "reason": str(exc)}
     report.user_properties.append(("firstlayer", json.dumps(row, default=float)))
     item.user_properties.append(("verdict", row["verdict"]))  # a JUnit property of the testcase
-    if item.config.stash[SCALE].judged:
+    if s.judged:
         report.firstlayer_verdict = row["verdict"]  # the terminal's word (travels with xdist's reports)
     return report
 

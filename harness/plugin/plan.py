@@ -36,7 +36,6 @@ TIMED_STEPS, WARMUP_STEPS = 4, 2
 def planned(items, s: Scale) -> list[dict]:
     """One entry a trajectory: the longest length its claims declare, the cap the stop rule may
     continue it to, and the claims that read it."""
-
     out: dict[str, dict] = {}
     for item in items:
         for spec in specs_of(declared_runs(item, s)):
@@ -64,13 +63,11 @@ def cached_step(runs: RunCache, spec: RunSpec, asked=()) -> int:
 def has_data(runs: RunCache, spec: RunSpec) -> bool:
     """A copy of the run's dataset is under the data root (without it the session downloads
     it where it can, else skips the claims that read the run)."""
-
     return any((runs.datasets.root / c.folder).exists() for c in copies(spec.dataset))
 
 
 def rate(spec: RunSpec, device: str, size: int = 32, classes: int = 10) -> float:
     """Training images a second of ``spec``'s model at its batch on ``device``, one process."""
-
     set_numerics(device)  # as harness.training.train.train: IEEE float32, deterministic kernels
     if not device.startswith("cuda"):
         keep_freed_memory()
@@ -121,7 +118,7 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int, modelled: s
         if key not in flops:
             flops[key] = step_flops(spec)
         if key not in rates and max(spec.steps, e["cap"]) > at:
-            rates[key] = modelled_rate(spec, modelled) if modelled else rate(spec, device)
+            rates[key] = modelled_rate(spec, modelled, flops[key]) if modelled else rate(spec, device)
         left = [max(0, n - at) for n in (spec.steps, e["cap"])]
         per = [n * spec.batch / rates[key] if n else 0.0 for n in left]
         rows.append(

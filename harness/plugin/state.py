@@ -12,38 +12,16 @@ from harness.config.scales import Scale
 from harness.training.launch import Submitit
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
 SCALE = pytest.StashKey[Scale]()
-
-
 DEVICE = pytest.StashKey[str]()
-
-
 DATA_ROOT = pytest.StashKey[Path]()
-
-
 RUN_CACHE = pytest.StashKey[Path]()
-
-
 PROFILE = pytest.StashKey[str]()
-
-
 ROW = pytest.StashKey[dict]()
-
-
 RUNS = pytest.StashKey["RunCache"]()
-
-
 VERDICT = pytest.StashKey["object"]()
-
-
 JUDGED = pytest.StashKey[dict]()
-
-
 THREADS = pytest.StashKey[int]()
-
-
 PLAN = pytest.StashKey[int]()  # --plan: the workers (-n) the plan shares the runs between
 PLANNED = pytest.StashKey[list]()  # --plan: its lines, the session's summary
 

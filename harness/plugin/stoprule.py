@@ -26,7 +26,6 @@ def judged_step(item, s: Scale, runs: RunCache, skip=()) -> int | None:
     evaluated. The rule reads the premise only, never the claim's measure, so it cannot choose
     a length by the verdict. Claims with the same runs share the step (``JUDGED``), and an
     error of the rule too: it is raised again, not met again (a second failing download)."""
-
     specs = specs_of(declared_runs(item, s))
     if not specs:
         return None

@@ -8,8 +8,6 @@ from functools import cache
 from pathlib import Path
 
 METHOD = Path(__file__).resolve().parents[2] / "docs" / "method.md"
-
-
 TERM = re.compile(r"^- \*\*(?P<term>[^*]+)\*\*(?P<rest>.*)$")
 
 

@@ -14,8 +14,6 @@ from matplotlib.figure import Figure
 from harness.report.words import slug
 
 HISTORY = "(history)"  # the key of the history figure among a report's figures
-
-
 COLOURS = {
     "PASS": "#2e7d32",
     "FAIL": "#c62828",

@@ -28,17 +28,9 @@ from harness.report import scorecard
 from harness.report.words import failed_on, fmt_measured, num
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
 JUDGED = ("cpu", "cpu-datasets", "cpu-binary", "cpu-depth", "cpu-appendix")  # reports/<scale>/, cpu first
-
-
 REFERENCE = "converged"  # judged under earlier rules (reports/README.md): its values only
-
-
 START = "<!-- result-table: made by `python -m harness.report.readme` from reports/*/results.json -->"
-
-
 END = "<!-- /result-table -->"
 
 

@@ -13,8 +13,6 @@ import pandas as pd
 from harness.report import scorecard
 
 TITLE = "firstlayer: the paper's findings, re-measured"
-
-
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
 
 

@@ -121,7 +121,6 @@ class RunCache:
     def trajectory(self, spec: RunSpec):
         """(trajectory, provenance) of ``spec`` if cached, sound and trained by the current
         training code, else None."""
-
         path = self.path(spec)
         if not (path / "trajectory.pt").exists():  # absent, or killed before its first checkpoint
             return None
@@ -261,7 +260,6 @@ class RunCache:
     def _train(self, spec: RunSpec, stops: set) -> Run:
         """Under the run's lock: continue the cached trajectory to ``max(stops)``, or train it
         from step 0 where a stop lies behind it unevaluated (or there is none)."""
-
         found = self.trajectory(spec)
         path = self.path(spec)
         start, made = found if found else (None, None)

@@ -42,6 +42,8 @@ def step_flops(spec, classes: int = 10, size: int = 32) -> float:
     return 3.0 * sum(counted) * spec.batch
 
 
-def modelled_rate(spec, device: str, classes: int = 10, size: int = 32) -> float:
-    """Training images a second of ``spec`` on ``device`` (a key of FP32_PEAK) at EFFICIENCY."""
-    return FP32_PEAK[device] * EFFICIENCY / (step_flops(spec, classes, size) / spec.batch)
+def modelled_rate(spec, device: str, flops: float | None = None) -> float:
+    """Training images a second of ``spec`` on ``device`` (a key of FP32_PEAK) at EFFICIENCY;
+    ``flops``: its ``step_flops`` where already counted."""
+    flops = step_flops(spec) if flops is None else flops
+    return FP32_PEAK[device] * EFFICIENCY / (flops / spec.batch)

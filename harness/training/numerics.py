@@ -25,31 +25,37 @@ def new_precision_api(version: str) -> bool:
     return (major, minor) >= (2, 9)
 
 
-def set_numerics(device: str, backends=None, version: str | None = None) -> dict:
-    """Set IEEE float32 and deterministic kernels for ``device``; returns what was set, for the
-    run's provenance. ``backends``/``version`` stand in for ``torch.backends``/``torch.__version__``
-    in tests."""
+def described(device: str, version: str | None = None) -> dict:
+    """What ``set_numerics`` sets for ``device``, in words (a run's provenance), setting nothing."""
     if not device.startswith("cuda"):
         return {"device": "cpu", "float32": "ieee"}
+    version = torch.__version__ if version is None else version
+    return {
+        "device": "cuda",
+        "float32": "ieee",
+        "tf32_off_by": "fp32_precision" if new_precision_api(version) else "allow_tf32",
+        "cudnn_deterministic": True,
+        "cublas_workspace": os.environ.get("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE),
+    }
+
+
+def set_numerics(device: str, backends=None, version: str | None = None) -> dict:
+    """Set IEEE float32 and deterministic kernels for ``device``; returns what was set
+    (``described``). ``backends``/``version`` stand in for ``torch.backends``/``torch.__version__``
+    in tests."""
+    if not device.startswith("cuda"):
+        return described(device)
     backends = torch.backends if backends is None else backends
     version = torch.__version__ if version is None else version
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts
     if new_precision_api(version):
         backends.cudnn.conv.fp32_precision = "ieee"
         backends.cuda.matmul.fp32_precision = "ieee"
-        api = "fp32_precision"
     else:
         backends.cudnn.allow_tf32 = False
         backends.cuda.matmul.allow_tf32 = False
-        api = "allow_tf32"
     backends.cudnn.deterministic = True
     backends.cudnn.benchmark = False
     if backends is torch.backends:  # ops without a deterministic kernel warn (the GPU check compares bits)
         torch.use_deterministic_algorithms(True, warn_only=True)
-    return {
-        "device": "cuda",
-        "float32": "ieee",
-        "tf32_off_by": api,
-        "cudnn_deterministic": True,
-        "cublas_workspace": os.environ["CUBLAS_WORKSPACE_CONFIG"],
-    }
+    return described(device, version)

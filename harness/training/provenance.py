@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from harness.training.fingerprint import fingerprint
-from harness.training.numerics import set_numerics
+from harness.training.numerics import described
 
 
 def machine() -> str:
@@ -47,7 +47,7 @@ def provenance(device: str) -> dict:
         "torch": torch.__version__,
         "device": gpu or device,
         **cuda,
-        "numerics": set_numerics(device),
+        "numerics": described(device),
         "machine": machine(),
         "threads": torch.get_num_threads(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -1,9 +1,10 @@
 """One training trajectory of a ``RunSpec``: the authors' plain SGD (lr 0.01, batch 256, no
 momentum, no augmentation, cross-entropy) unless the spec says otherwise; data resident on
-the device, channels_last, float32 throughout (no TF32 or autocast on CUDA, so a run does not
-depend on the GPU generation), no host sync per step. A trajectory can be continued from its
-last step with the same numbers as training in one go; the first layer is saved every
-SNAPSHOT_EVERY steps. The data come prepared (``harness.data.images.TrainData``)."""
+the device, channels_last, IEEE float32 throughout with deterministic kernels
+(``harness.training.numerics``: no TF32 or autocast on CUDA), no host sync per step. A
+trajectory can be continued from its last step with the same numbers as training in one go;
+the first layer is saved every SNAPSHOT_EVERY steps. The data come prepared
+(``harness.data.images.TrainData``)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,6 @@ class Trajectory:
 
 
 SNAPSHOT_EVERY = 25
-
-
 LOG_EVERY = 50
 
 
@@ -201,16 +200,17 @@ def continuation(model, opt, g, order, since, run_loss, run_correct) -> dict:
     """All that continuing a trajectory needs, every tensor on the CPU, the optimizer's state
     included, so that a trajectory made on a GPU loads anywhere (saving: not in the
     fingerprint; ``load_state_dict`` moves the state back to the parameters' device)."""
-    cpu = on_cpu
-    return {
-        "model": {k: cpu(v) for k, v in model.state_dict().items()},
-        "optimizer": on_cpu(opt.state_dict()),
-        "generator": g.get_state(),
-        "order": cpu(order),
-        "since": since,
-        "run_loss": cpu(run_loss),
-        "run_correct": cpu(run_correct),
-    }
+    return on_cpu(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "generator": g.get_state(),
+            "order": order,
+            "since": since,
+            "run_loss": run_loss,
+            "run_correct": run_correct,
+        }
+    )
 
 
 def record_segment(traj: Trajectory, first: int, step: int, batch: int, seconds: float, device: str) -> None:

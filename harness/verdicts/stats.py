@@ -45,11 +45,7 @@ NOTE = (
 
 
 CONFIDENCE = 0.95
-
-
 MIN_RUNS = 3  # units per group for an interval: a jackknife of pairs needs three runs
-
-
 CLIP = 1 - 1e-12  # |r| of a correlation on the z scale (r = 1 would be infinite)
 
 
