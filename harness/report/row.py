@@ -20,8 +20,8 @@ class RowError(ValueError):
 @dataclass
 class Row:
     id: str  # the test's name without "test_", with its parameters: "seed[cifar10]"
-    nodeid: str
-    claim: str  # the family: a section of fixtures/paper.toml
+    nodeid: str = ""  # pytest's (a row rebuilt from the history has none)
+    claim: str = ""  # the family: a section of fixtures/paper.toml
     title: str = ""
     part: str = ""  # "Table 1", "App. D", ...
     source: str = ""  # where the paper states it
