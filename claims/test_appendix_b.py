@@ -23,12 +23,13 @@ import pytest
 from harness.config.paper import bar
 from harness.measures.figures import band, profile_figure, series
 from harness.measures.layers import analyse
+from harness.measures.nulls import agreement_null
 from harness.measures.profiles import profile, random_profiles
 from harness.measures.spectra import correlation
 from harness.plugin.state import SCALE, parametrize_across
 from harness.verdicts import checks, stats
 from harness.verdicts.checks import guard, learned_shape, shaped
-from harness.verdicts.controls import profile_controls, random_like
+from harness.verdicts.controls import bank_controls, profile_controls
 
 pytestmark = [pytest.mark.slow]
 
@@ -54,6 +55,7 @@ def test_resnet_across_datasets(trained, pca, scale, across, record, conclude):
     profiles = {d: [profile(r, pcas[d]) for r in trained[d]] for d in across}
     record(
         dataset=", ".join(across),
+        details=agreement_null(profiles[across[0]], pcas[across[0]], bar("consistency_datasets")),
         figures=[
             profile_figure(
                 "profiles",
@@ -103,7 +105,8 @@ def test_imagenet_models_agree(imagenet_pca, datasets, scale, models, record, co
         dataset=f"ImageNet ({models})",
         data_source=f"{where}; patch PCA of {source}",
         device="cpu",
-        details={k: round(v, 3) for k, v in pair_values.items()},
+        details={k: round(v, 3) for k, v in pair_values.items()}
+        | agreement_null([a.profile for a in found.values()], p, bar("consistency_imagenet")),
         figures=[
             profile_figure(
                 "profiles",
@@ -121,4 +124,5 @@ def test_imagenet_models_agree(imagenet_pca, datasets, scale, models, record, co
         null = random_profiles(p, scale.random_init_seeds, fewest)  # the noisiest random banks: the strictest null
         return checks.consistency({"model ~ model": agree}, [shaped(profiles, null)], bar("consistency_imagenet"))
 
-    conclude(judged(banks), {"random banks of the same shapes": judged(random_like(banks))})
+    made = bank_controls(banks, lambda w: p, lambda w: analyse(w, p).profile, every_layer=False)
+    conclude(judged(banks), {name: judged(b) for name, b in made.items()})

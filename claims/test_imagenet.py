@@ -17,8 +17,9 @@ import pytest
 
 from harness.config.paper import bar
 from harness.measures.layers import analyse
+from harness.measures.nulls import fit_null
 from harness.verdicts import checks, stats
-from harness.verdicts.controls import random_like
+from harness.verdicts.controls import bank_controls
 
 TORCHVISION = ("resnet18", "vgg11", "alexnet", "googlenet", "densenet121")
 
@@ -58,6 +59,12 @@ def test_imagenet(imagenet_pca, datasets, scale, models, record, conclude):
         details={
             **{f"{name} fit (authors' t range)": round(a.fit.correlation, 3) for name, a in found.items()},
             **{f"{name} fit (every t)": round(a.fit_full.correlation, 3) for name, a in found.items()},
+            **fit_null(pcas(next(iter(banks.values())).shape[-1]), bar("imagenet")),
         },
     )
-    conclude(judged(banks), {"random banks of the same shapes": judged(random_like(banks))})
+    made = bank_controls(banks, lambda w: pcas(w.shape[-1]), lambda w: found_profile(w, pcas))
+    conclude(judged(banks), {name: judged(b) for name, b in made.items()})
+
+
+def found_profile(w, pcas):
+    return analyse(w, pcas(w.shape[-1])).profile

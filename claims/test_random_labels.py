@@ -12,12 +12,13 @@ import pytest
 
 from harness.config.paper import bar
 from harness.measures.figures import band, profile_figure
+from harness.measures.nulls import agreement_null
 from harness.measures.onset import along, onset_figure
 from harness.measures.profiles import beyond_lambda, profile, representation, vs_lambda
 from harness.measures.spectra import correlation, energy_profile
 from harness.verdicts import checks, stats
 from harness.verdicts.checks import guard, learned_shape, memorised
-from harness.verdicts.controls import profile_controls
+from harness.verdicts.controls import WITH_INIT, profile_controls, with_init
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,6 +45,7 @@ def test_random_labels(trained, pca, scale, dataset, record, conclude):
             "agreement beyond lambda (partial corr | lambda, log lambda)": float(
                 np.mean([beyond_lambda(a, b, p) for a, b in pairs])
             ),
+            **agreement_null(pt, p, bar("random_labels", dataset)),
         },
         figures=[
             profile_figure(
@@ -95,4 +97,7 @@ def test_random_labels_init(trained, pca, scale, dataset, record, conclude):
             corr, guard(random, p), learned_shape(random, p, scale), memorised(rand), limit, moved
         )
 
-    conclude(judged(pr), profile_controls(judged, p, random=rand))
+    verdict = judged(pr)
+    controls = profile_controls(judged, p, random=rand)
+    controls[WITH_INIT] = judged(with_init(rand, inits, p))
+    conclude(verdict, controls, main=verdict.conditions[3])

@@ -39,4 +39,4 @@ def test_the_example_runs_and_records_a_verdict(pytester, tmp_path):
     assert result.ret in (0, 1), result.stdout.str()[-2000:]  # smoke is not judged: only a crash fails
     (row,) = json.loads((tmp_path / "r" / "results.json").read_text())["claims"]
     assert row["claim"] == "seed" and row["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
-    assert row["n"] == 3 and len(row["controls"]) == 2
+    assert row["n"] == 3 and len(row["controls"]) == 4  # noise, earliest, and two structured

@@ -28,9 +28,11 @@ from harness.measures.theory import fit_formula, formula_profile, linear_cnn_fit
 from harness.models import random_banks
 from harness.verdicts import checks, judge, stats
 from harness.verdicts.checks import guard
+from harness.verdicts.judge import check
 
 CPU = load_scale("cpu")
 PCA = pca_from_covariance(random_covariance(27, 4.0, seed=1), np.zeros(27), 1, 3, 3)
+MOVED = check("|profile of W ~ W_init's| (moved)", stats.exact(0.1), "<=", 0.44, premise=True)  # a layer that moved
 LEARNED_T = 300.0  # eq. 3 past the trivial point: what a trained layer's profile looks like
 
 
@@ -153,13 +155,14 @@ def test_resnet_check_rejects_unrelated_profiles():
 
 def test_agreement_of_identically_corrupted_layers_is_rejected():
     """Every run moved by the same random noise: their profiles agree perfectly, but they are
-    flat like a random bank's, so the agreement claims fail on shape."""
+    flat like a random bank's, so the shape premise is unmet: INCONCLUSIVE, never PASS (and
+    never FAIL: an unlearned layer is not a finding against the paper)."""
     noise = 0.3 * torch.randn(64, 27, generator=torch.Generator().manual_seed(7))
     profiles = [profile(run(s, noise), PCA) for s in range(3)]
     agree = stats.within(profiles, correlation)
     assert agree.value > 0.99
     v = checks.seed(agree, guard(profiles, PCA), checks.shaped(profiles, random_profiles(10)), 0.9)
-    assert v.verdict == "FAIL" and "CV" in v.reason
+    assert v.verdict == "INCONCLUSIVE" and "premise not met" in v.reason and "CV" in v.reason
 
 
 @pytest.mark.parametrize(
@@ -176,7 +179,7 @@ def test_init_check_rejects_a_layer_that_did_not_learn(moved):
     corr = [abs(correlation(e, energy_profile(r.init, PCA))) for e, r in zip(profiles, runs, strict=True)]
     null = random_profiles(10)
     v = checks.init(stats.over_runs(corr, correlation=True), guard(profiles, PCA), checks.shaped(profiles, null), 0.4)
-    assert v.verdict == "FAIL"
+    assert v.verdict == "INCONCLUSIVE" and "premise not met" in v.reason  # a layer that did not learn: no finding
     good = [energy_profile(learned_bank(s), PCA) for s in range(3)]
     assert checks.shaped(good, null).verdict == "PASS"
 
@@ -229,7 +232,7 @@ def test_random_labels_init_check_rejects_a_random_net_that_stayed_at_its_init()
     ok = checks.memorised(runs)
     corr = stats.over_runs(corr, correlation=True)
     v = checks.random_labels_init(corr, guard(profiles, PCA), checks.shaped(profiles, random_profiles(10)), ok, 0.4)
-    assert v.verdict == "FAIL"
+    assert v.verdict == "INCONCLUSIVE" and "premise not met" in v.reason
 
 
 def test_formula_check_rejects_random_filters():
@@ -325,16 +328,26 @@ def test_linear_theory_fails_when_labels_follow_a_pca_direction():
 
 
 def test_theorem_4_3_check_rejects_a_bank_that_does_not_whiten():
+    """Judged at every delta: C(delta) at the limit below t = 1's at each, C10 below 0.4 x RGB's."""
     ratio = paper("theorem_4_3")["max_ratio"]
-    assert checks.theorem_4_3(0.38, 0.39, 0.39, ratio).verdict == "FAIL"  # the limit still ~ RGB
-    assert checks.theorem_4_3(0.12, 0.39, 0.10, ratio).verdict == "FAIL"  # correlates more than at t = 1
-    assert checks.theorem_4_3(0.09, 0.39, 0.39, ratio).passed
+    rgb = np.linspace(1.0, 0.39, 11)
+    start = np.linspace(1.0, 0.30, 11)
+    assert checks.theorem_4_3(rgb, start, rgb, ratio, 10).verdict == "FAIL"  # the limit still ~ RGB
+    whitened = np.r_[1.0, np.full(10, 0.09)]
+    assert checks.theorem_4_3(whitened, start, rgb, ratio, 10).passed
+    near = whitened.copy()
+    near[1] = 0.95  # decorrelates at 10 px but not at 1 px: fails at delta = 1 alone
+    v = checks.theorem_4_3(near, start, rgb, ratio, 10)
+    assert v.verdict == "FAIL" and "(at 1)" in v.reason
 
 
 def test_whitening_checks_reject_random_filters_as_learned_and_wrong_references():
     cfg = paper("whitening")
-    v = checks.whitening_learned([0.37, 0.36, 0.38], [0.35, 0.36, 0.37], 0.39, cfg["max_learned_ratio"])
+    v = checks.whitening_learned([0.37, 0.36, 0.38], [0.35, 0.36, 0.37], 0.39, cfg["max_learned_ratio"], MOVED)
     assert v.verdict == "FAIL"
+    still = check("|profile of W ~ W_init's| (moved)", stats.exact(0.9), "<=", 0.44, premise=True)
+    v = checks.whitening_learned([0.05, 0.06, 0.05], [0.35, 0.36, 0.37], 0.39, cfg["max_learned_ratio"], still)
+    assert v.verdict == "INCONCLUSIVE" and "moved" in v.reason  # a layer still its init's: never PASS or DEVIATE
     v = checks.whitening_references([0.2, 0.21, 0.22], 0.39, 0.0, cfg["max_random_gap"], cfg["max_whitened"])
     assert v.verdict == "FAIL"
     v = checks.whitening_references([0.38, 0.39, 0.385], 0.39, 0.2, cfg["max_random_gap"], cfg["max_whitened"])
@@ -409,5 +422,5 @@ def test_whitening_learned_check_rejects_a_random_bank_on_real_images():
     rgb = shift_moments(x, 1, 10).autocorrelation()[10]
     learned = [m.autocorrelation(w)[10] for w in banks[:6]]
     init = [m.autocorrelation(w)[10] for w in banks[6:]]
-    v = checks.whitening_learned(learned, init, rgb, paper("whitening")["max_learned_ratio"])
+    v = checks.whitening_learned(learned, init, rgb, paper("whitening")["max_learned_ratio"], MOVED)
     assert v.verdict == "FAIL"

@@ -137,7 +137,9 @@ def test_the_first_screen_is_one_row_per_finding_and_one_line_of_skips(results, 
     md = paths["markdown"].read_text()
     first = md[md.index("## Does the paper hold?") : md.index("## Every claim")]
     rows = [line for line in first.splitlines() if line.startswith("| ")][1:]
-    assert rows[0].startswith("| Seeds agree | Table 1 | cifar10 | 0.99 | 0.950 [0.930, 0.970]")
+    assert rows[0].startswith(
+        "| Seeds agree | Table 1 | cifar10 | 0.99 | >= 0.90 (cpu scale; paper scale >= 0.97) | 0.950"
+    )
     assert rows[1].startswith("|  |  | seed |")  # the same finding's second condition, under it
     assert not any("eig" in r for r in rows)  # skipped: in the one line, not a row
     assert "Not measured, no local copy: imagenet (eig[imagenet])" in first and "URLError" not in md
@@ -189,59 +191,96 @@ def test_history_draws_the_claims_that_moved_in_one_figure(results, tmp_path):
     assert {c["id"]: c["measured"] for c in old["claims"]}["seed[cifar10]"] == 0.95
 
 
-def test_a_verdict_that_differs_by_machine_is_said_in_the_report(results, tmp_path):
-    """The history's newest run on each machine and thread count: named in the claim's details
-    where their verdicts differ (formula[cifar10]: PASS on AMD, INCONCLUSIVE on Intel with one
-    thread, PASS with two), absent where they agree."""
-
-    file = tmp_path / "history.csv"
-    for date, machine, commit, verdict in (
-        ("2024-01-01", "AMD EPYC, 2 cores", "aaa1111", "INCONCLUSIVE"),  # older: not the newest AMD run
-        ("2024-01-02", "AMD EPYC, 2 cores", "bbb2222", "PASS"),
-        ("2024-01-03", "Intel Xeon, 2 cores", "ccc3333", "INCONCLUSIVE"),
-    ):
-        results["meta"].update(date=date, machine=machine, commit=commit)
+def _history(results, file, runs):
+    """Append one full run a (date, machine, threads, commit, verdict of seed[cifar10]) to ``file``."""
+    for date, machine, threads, commit, verdict in runs:
+        results["meta"].update(date=date, machine=machine, threads=threads, commit=commit)
         results["claims"][0]["verdict"] = verdict
         history.append(results, file)
-    past = history.load(file, "cpu")
+    return history.load(file, "cpu")
+
+
+AMD, INTEL = "AMD EPYC, 2 cores", "Intel Xeon, 2 cores"
+
+
+def test_a_verdict_that_differs_by_machine_within_one_commit_is_said_in_the_report(results, tmp_path):
+    """One commit's runs share code and rules: where the newest run of each machine and thread
+    count differ in verdict, the report names the machines and the commit; absent where they agree."""
+
+    file = tmp_path / "history.csv"
+    past = _history(results, file, [
+        ("2024-01-01", AMD, [1], "aaa1111", "INCONCLUSIVE"),  # older: not the newest AMD run
+        ("2024-01-02", AMD, [1], "aaa1111", "PASS"),
+        ("2024-01-03", INTEL, [1], "aaa1111", "INCONCLUSIVE"),
+        ("2024-01-04", INTEL, [2], "aaa1111", "PASS"),  # the same Intel, two threads
+    ])  # fmt: skip
     said = history.across_machines(past, "seed[cifar10]")
-    amd, intel = "AMD EPYC, 2 cores, 1 thread: PASS 0.950 (bbb2222)", "Intel Xeon, 2 cores, 1 thread: INCONCLUSIVE"
-    assert said == f"{amd}; {intel} 0.950 (ccc3333)"
-    assert history.across_machines(past, "seed") is None  # DEVIATES on both machines
-    results["meta"].update(date="2024-01-04", commit="ddd4444", threads=[2])  # the same Intel, two threads
-    results["claims"][0]["verdict"] = "PASS"
-    history.append(results, file)
-    said = history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
-    assert said.endswith("Intel Xeon, 2 cores, 2 threads: PASS 0.950 (ddd4444)") and intel in said
+    assert said == (
+        f"differs by machine or thread count at commit aaa1111: {AMD}, 1 thread: PASS 0.950; "
+        f"{INTEL}, 1 thread: INCONCLUSIVE 0.950; {INTEL}, 2 threads: PASS 0.950"
+    )
+    assert "method" not in said  # one commit: no change of method
+    assert history.across_machines(past, "seed") is None  # DEVIATES on every run
     md = build.build(results, tmp_path / "out", file)["markdown"].read_text()
-    assert md.count("verdict differs by machine or thread count") == 1 and said in md
+    assert md.count("verdict in the history's clean runs") == 1 and said in md
     assert said in (tmp_path / "out" / "report.html").read_text()
-    one = history.load(file, "cpu").query("machine == 'AMD EPYC, 2 cores'")
-    assert history.across_machines(one, "seed[cifar10]") is None  # one machine: nothing to say
+    one = past.query(f"machine == '{AMD}'")
+    assert history.across_machines(one, "seed[cifar10]") is None  # one machine, one commit: nothing to say
+
+
+def test_a_verdict_that_differs_across_commits_is_the_methods_not_the_machines(results, tmp_path):
+    """Runs of different commits differ in code or rules: their verdicts are not set against each
+    other as the machine's; the change is named at the commit that began the newest verdict."""
+
+    file = tmp_path / "history.csv"
+    past = _history(results, file, [
+        ("2024-01-01", AMD, [1], "aaa1111", "PASS"),
+        ("2024-01-02", INTEL, [1], "aaa1111", "PASS"),
+        ("2024-01-03", AMD, [1], "bbb2222", "INCONCLUSIVE"),  # the method changed the verdict here
+        ("2024-01-04", INTEL, [1], "ccc3333", "INCONCLUSIVE"),
+    ])  # fmt: skip
+    said = history.across_machines(past, "seed[cifar10]")
+    assert said == "changed with the method at commit bbb2222: PASS 0.950 at aaa1111, INCONCLUSIVE 0.950 from bbb2222"
+    assert "machine" not in said
+    agree = past[past["commit"] != "aaa1111"]  # AMD at bbb2222, Intel at ccc3333: one verdict
+    assert history.across_machines(agree, "seed[cifar10]") is None
+    past = _history(results, file, [("2024-01-05", INTEL, [2], "ddd4444", "PASS")])
+    said = history.across_machines(past, "seed[cifar10]")
+    assert said == (
+        "changed with the method at commit ddd4444: INCONCLUSIVE 0.950 at ccc3333, PASS 0.950 from ddd4444"
+        " (run on another machine or thread count too)"
+    )
+    past = _history(results, file, [("2024-01-06", AMD, [1], "ddd4444", "INCONCLUSIVE")])
+    said = history.across_machines(past, "seed[cifar10]")  # ddd4444's runs disagree: the machines'
+    assert said == (
+        f"differs by machine or thread count at commit ddd4444: {INTEL}, 2 threads: PASS 0.950; "
+        f"{AMD}, 1 thread: INCONCLUSIVE 0.950. changed with the method at commit bbb2222: PASS 0.950 at "
+        "aaa1111, INCONCLUSIVE 0.950 from bbb2222"  # the commits whose runs agree
+    )
 
 
 def test_only_judged_clean_runs_count_as_a_machine_difference(results, tmp_path):
     """A SKIP or ERROR on one machine, or a dirty working tree, says nothing of the numbers: no
-    machine difference; nor is one drawn from a history of all scales (a results dict without one)."""
+    difference; nor is one drawn from a history of all scales (a results dict without one)."""
 
     file = tmp_path / "history.csv"
-    for machine, commit, verdict, dirty in (
-        ("AMD EPYC, 2 cores", "aaa1111", "PASS", False),
-        ("Intel Xeon, 2 cores", "bbb2222", "SKIP", False),
-        ("Arm, 2 cores", "ccc3333", "ERROR", False),
-        ("Zen 5, 2 cores", "ddd4444", "FAIL", True),
+    for machine, verdict, dirty in (
+        ("AMD EPYC, 2 cores", "PASS", False),
+        ("Intel Xeon, 2 cores", "SKIP", False),
+        ("Arm, 2 cores", "ERROR", False),
+        ("Zen 5, 2 cores", "FAIL", True),
     ):
-        results["meta"].update(machine=machine, commit=commit, dirty=dirty)
+        results["meta"].update(machine=machine, commit="aaa1111", dirty=dirty)
         results["claims"][0]["verdict"] = verdict
         history.append(results, file)
     assert history.across_machines(history.load(file, "cpu"), "seed[cifar10]") is None
-    results["meta"].update(machine="Zen 5, 2 cores", commit="eee5555", dirty=False)
+    results["meta"].update(machine="Zen 5, 2 cores", dirty=False)
     results["claims"][0]["verdict"] = "FAIL"
     history.append(results, file)
     assert "Zen 5, 2 cores, 1 thread: FAIL" in history.across_machines(history.load(file, "cpu"), "seed[cifar10]")
     results["meta"].pop("scale")
     md = build.build(results, tmp_path / "out", file)["markdown"].read_text()
-    assert "verdict differs by machine" not in md
+    assert "verdict in the history" not in md
 
 
 def test_a_history_written_before_the_threads_column_gains_it(results, tmp_path):

@@ -5,6 +5,7 @@ class, so within a class the exact images sorted by index are the JPEG ranks 0, 
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,13 @@ def fit_across(p_exact, p_jpeg, ts=(30.0, 90.0, 300.0)) -> list[float]:
 
 def guard_bars(p_exact, p_jpeg) -> tuple[float, float]:
     return trivial_bar(p_exact.lambdas), trivial_bar(p_jpeg.lambdas)
+
+
+@cache
+def copy_fit(root: str) -> float | None:
+    """The worst of ``fit_across`` on the matched images under ``root``: what eq. 3 loses when
+    given the JPEG copy's lambda (None where cifar10-exact or cifar10-jpeg is absent)."""
+    where = Path(root)
+    if not ((where / "cifar10-exact").exists() and (where / "cifar10-jpeg").exists()):
+        return None
+    return min(fit_across(*spectra(*matched(where))))

@@ -1,10 +1,10 @@
 """How a claim is judged. A claim ends with ``conclude(verdict, controls=...)``: its check's
 ``Verdict`` (``harness.verdicts.checks``) on its runs and on controls built from them
 (``harness.verdicts.controls``). ``stands`` is the rule that links them: a PASS or a DEVIATES stands
-only where the same check FAILs on at least one control in the same run of the suite, and a
-DEVIATES also only where its documented cause does not hold on any control; otherwise the row
-is ERROR, "this check cannot fail here". Then every report row gets its verdict
-(``verdict_of``): SKIP for absent data, ERROR for a crash, else the concluded verdict.
+only where the same check FAILs on at least one control in the same run of the suite (a
+structured one, where the claim has them), and a DEVIATES also only where its documented cause
+does not hold on any control; otherwise the row is ERROR, "this check cannot fail here". Then
+every report row gets its verdict (``verdict_of``): SKIP for absent data, ERROR for a crash, else the concluded verdict.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from harness.config.paper import bar_text, paper, paper_number, paper_value
+from harness.config.paper import bar_text, paper, paper_level, paper_value
 from harness.data.copies import DatasetNotFound
 from harness.plugin.state import ROW, SCALE, VERDICT
 from harness.report.row import Row, RowError
@@ -23,7 +23,7 @@ from harness.verdicts.judge import CannotFail, control_rows, stands
 from harness.verdicts.stats import seeds_needed
 
 
-def main_numbers(c, paper_text) -> dict:
+def main_numbers(c, family: str, dataset: str) -> dict:
     """The report row's numbers from the main condition ``c``: value, interval, the runs it
     rests on, and the runs per group that would decide it (at the measured value, and at the
     paper's where the paper gives a number)."""
@@ -39,10 +39,10 @@ def main_numbers(c, paper_text) -> dict:
         "op": c.op,
     }
     if not e.exact:
-        found = paper_number(paper_text)
+        at = paper_level(family, dataset)  # the paper's value of the quantity judged (|r|: folded)
         row["seeds_needed"] = {
             "to decide at the measured value": seeds_needed(e, c.bar),
-            "at the paper's value": seeds_needed(e, c.bar, at=found[0]) if found else None,
+            "at the paper's value": seeds_needed(e, c.bar, at=at) if at is not None else None,
         }
     return row
 
@@ -63,8 +63,8 @@ def conclude(request, record, scale):
         if c is not None:
             family = request.node.get_closest_marker("claim").args[0]
             params = request.node.callspec.params if hasattr(request.node, "callspec") else {}
-            record(**main_numbers(c, row.get("paper") or paper_value(family, params.get("dataset", ""))))
-        record(conditions=[f"{x.verdict}: {x.text()}" + (" (premise)" if x.premise else "") for x in v.conditions])
+            record(**main_numbers(c, family, row.get("dataset") or params.get("dataset", "")))
+        record(conditions=[f"{x.verdict}: {x.text()}" for x in v.conditions])
         request.node.stash[VERDICT] = v
         why = stands(v, controls)
         if not scale.judged:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config.paper import changes, families
+from harness.config.paper import READINGS, changes, families
 from harness.data.copies import DIFFERS
 from harness.measures.theory import PAPER_NOTES
 from harness.plugin.declared import empty_variant
@@ -138,6 +138,7 @@ class ReportPlugin:
             "python": platform.python_version(),
             "scale": s.name,
             "judged": s.judged,
+            "rules": READINGS,
             "device": torch.cuda.get_device_name() if self.config.stash[DEVICE] == "cuda" else "cpu",
             "machine": machine(),
             # the thread counts that trained the runs read (a -n 2 worker trains on one): CPU values

@@ -107,28 +107,72 @@ JUDGED = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE")
 
 
 def across_machines(df: pd.DataFrame, claim_id: str) -> str | None:
-    """One claim's verdict in the newest clean run of each machine and training thread count,
-    when those verdicts differ: on the CPU both set the order of the sums (oneDNN's kernels by
-    CPU kind, the split of a reduction by threads; docs/reproducibility.md), so either can move a thin margin.
+    """One claim's verdict over the history's clean runs, where it differs: by machine or thread
+    count, or with the method.
+
+    A history row records the run's commit, not its training fingerprint or a hash of the rules
+    (fixtures/paper.toml), so only one commit's runs share code and rules: a difference between
+    them is put down to the machine or thread count (on the CPU both set the order of the sums,
+    oneDNN's kernels by CPU kind and the split of a reduction by threads; docs/reproducibility.md),
+    as said for the newest commit whose runs differ, with the newest run of each machine and count.
+    Across commits the verdict changed with the method: the commits in the order of their first
+    run, each with its runs' verdict where they agree, and the commit that began the newest
+    verdict (the oldest of the newest commits with it) named against the one before; where those
+    two commits ran on no common machine and thread count the line says so, for then the machine
+    may have changed it too.
 
     Only judged verdicts count (a SKIP or ERROR says nothing of the numbers), only committed code
-    (``dirty`` rows are left out) and only the newest row's torch version. Within that the newest
-    runs may still be of different commits, which the line names: a difference is the machine's,
-    the thread count's or a change between those commits. Rows written before the history had
-    threads say "threads not recorded". ``None`` when they agree, or there is one."""
+    (``dirty`` rows and an unknown commit are left out) and only the newest row's torch version.
+    Rows written before the history had threads say "threads not recorded". ``None`` when nothing
+    differs."""
     if "machine" not in df or df.empty:
         return None
     sel = df[(df["id"] == claim_id) & df["verdict"].isin(JUDGED) & (df["dirty"].astype(str) != "True")]
+    sel = sel[sel["commit"].notna() & (sel["commit"].astype(str) != "uncommitted")]
     if sel.empty:
         return None
     sel = sel[sel["torch"] == sel["torch"].iloc[-1]]
-    newest = sel.groupby(["machine", "threads"], sort=False, dropna=False).tail(1)
-    if newest["verdict"].nunique() < 2:
+    said = [s for s in (_by_machine(sel), _by_method(sel)) if s]
+    return ". ".join(said) or None
+
+
+def _value(v) -> str:
+    return "" if pd.isna(v) else f" {v:.3f}"
+
+
+def _where(r) -> str:
+    t = r.threads
+    return f"{r.machine}, " + ("threads not recorded" if pd.isna(t) else f"{t} thread{'s' * (str(t) != '1')}")
+
+
+def _by_machine(sel: pd.DataFrame) -> str | None:
+    """The newest commit whose newest runs on each machine and thread count differ in verdict."""
+    for commit in reversed(list(dict.fromkeys(sel["commit"]))):
+        newest = sel[sel["commit"] == commit].groupby(["machine", "threads"], sort=False, dropna=False).tail(1)
+        if newest["verdict"].nunique() > 1:
+            each = "; ".join(f"{_where(r)}: {r.verdict}{_value(r.measured)}" for r in newest.itertuples())
+            return f"differs by machine or thread count at commit {commit}: {each}"
+    return None
+
+
+def _by_method(sel: pd.DataFrame) -> str | None:
+    """The commit that began the newest verdict, against the commit before it; commits whose
+    runs disagree among themselves (``_by_machine``'s) are left out."""
+    commits = [g for _, g in sel.groupby("commit", sort=False) if g["verdict"].nunique() == 1]
+    if len(commits) < 2:
         return None
-    value = lambda v: "" if pd.isna(v) else f" {v:.3f}"  # noqa: E731
-    where = lambda t: "threads not recorded" if pd.isna(t) else f"{t} thread{'s' * (str(t) != '1')}"  # noqa: E731
-    return "; ".join(
-        f"{r.machine}, {where(r.threads)}: {r.verdict}{value(r.measured)} ({r.commit})" for r in newest.itertuples()
+    verdicts = [g["verdict"].iloc[-1] for g in commits]
+    k = len(commits) - 1
+    while k > 0 and verdicts[k - 1] == verdicts[-1]:
+        k -= 1
+    if k == 0:
+        return None
+    old, new = commits[k - 1].iloc[-1], commits[k].iloc[-1]
+    runs_of = lambda g: set(zip(g["machine"].astype(str), g["threads"].astype(str), strict=True))  # noqa: E731
+    also = "" if runs_of(commits[k - 1]) & runs_of(commits[k]) else " (run on another machine or thread count too)"
+    return (
+        f"changed with the method at commit {new.commit}: {old.verdict}{_value(old.measured)} at {old.commit}, "
+        f"{new.verdict}{_value(new.measured)} from {new.commit}{also}"
     )
 
 

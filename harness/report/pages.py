@@ -42,7 +42,8 @@ CSS = (
     + ".claim{border-top:1px solid #ddd;margin-top:1.5em}"
     "img{max-width:100%;margin:4px 8px 4px 0}.statement{color:#444;font-style:italic}"
     "h1{font-size:1.5em;margin:.3em 0}h2{margin:.6em 0 .3em}table.findings{table-layout:fixed}"
-    "table.findings td{line-height:1.25;padding:2px 6px}table.findings small{color:#555}"
+    "table.findings td{line-height:1.15;padding:1px 5px}table.findings small{color:#555}"
+    "table.findings{font-size:12px}table.findings td.metric,table.findings td.paper{color:#444}"
     ".missing{color:#555;font-size:13px}ul.meta{font-size:13px;color:#444}"
 )
 
@@ -104,6 +105,7 @@ def _finding_rows(claims: list[dict]) -> list[dict]:
                     "part": f["part"],
                     "variant": c["variant"],
                     "paper": str(c.get("paper", "")),
+                    "judged_on": c.get("threshold") or "",
                     "measured": measured_html(c),
                     "measured_text": fmt_measured(c),
                     "why": failed_on(c),
@@ -121,7 +123,8 @@ def to_markdown(results: dict, figs: dict, out_dir: Path, card: Path | None, mac
     rel = lambda p: p.relative_to(out_dir).as_posix()  # noqa: E731
     first = lambda r: (r["title"], r["part"]) if r["span"] else ("", "")  # noqa: E731
     cells = [
-        [*first(r), r["variant"], r["paper"], r["measured_text"], f"**{r['verdict']}**"] for r in _finding_rows(claims)
+        [*first(r), r["variant"], r["paper"], r["judged_on"], r["measured_text"], f"**{r['verdict']}**"]
+        for r in _finding_rows(claims)
     ]
     return PAGES.get_template("report.md.j2").render(
         title=TITLE,

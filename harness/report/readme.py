@@ -10,9 +10,9 @@ runs trained.
 ``reports/scales.md`` sets every scale's verdicts side by side, one row per claim row under
 its finding (the cpu scale against the weekly ones and the converged reference).
 
-``python -m harness.report.readme`` rewrites the table between its two markers in README.md and the
-scales page; ``python -m harness.report.readme --check`` exits 1 when either differs from the reports
-(tests/test_readme.py runs it).
+``python -m harness.report.readme`` rewrites the table between its two markers in README.md, the
+scales page and docs/method.md's table of bars (``harness.report.bars``, from fixtures/paper.toml);
+``python -m harness.report.readme --check`` exits 1 when any differs (tests/test_readme.py runs it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from harness.config.paper import families
-from harness.report import scorecard
+from harness.report import bars, scorecard
 from harness.report.words import failed_on, fmt_measured, num
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,12 +202,12 @@ def scales_page(found: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rewrite(readme: Path, block: str) -> str:
+def rewrite(readme: Path, block: str, start: str = START, end: str = END) -> str:
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme.name}: no result-table markers ({START} ... {END})")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
+    if start not in text or end not in text:
+        raise ValueError(f"{readme.name}: no {start.split(':')[0].removeprefix('<!-- ')} markers ({start} ... {end})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
     return head + block + tail
 
 
@@ -215,11 +215,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.report.readme", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if README.md's table differs from the reports'")
     args = ap.parse_args(argv)
-    readme, page = ROOT / "README.md", ROOT / "reports" / "scales.md"
+    readme, page, method = ROOT / "README.md", ROOT / "reports" / "scales.md", ROOT / "docs" / "method.md"
     found = load(ROOT / "reports")
     new, side = rewrite(readme, table(found)), scales_page(found)
+    barred = rewrite(method, bars.bar_table(), bars.START, bars.END)
     if args.check:
-        stale = [p.name for p, text in ((readme, new), (page, side)) if not p.exists() or p.read_text() != text]
+        made = ((readme, new), (page, side), (method, barred))
+        stale = [p.name for p, text in made if not p.exists() or p.read_text() != text]
         if stale:
             print(
                 f"{' and '.join(stale)} differ from reports/*/results.json: run python -m harness.report.readme",
@@ -229,6 +231,7 @@ def main(argv=None) -> int:
         return 0
     readme.write_text(new)
     page.write_text(side)
+    method.write_text(barred)
     return 0
 
 

@@ -59,7 +59,7 @@ def failed_on(c: dict) -> str:
     failed = [
         t.removeprefix("FAIL: ")
         for t in c.get("conditions") or []
-        if t.startswith("FAIL: ") and not t.endswith("(premise)")  # an unmet premise alone is INCONCLUSIVE
+        if t.startswith("FAIL: ") and not t.endswith(("(premise)", "(premise, ours)"))  # a premise never FAILs a row
     ]
     if not failed or any(shown in t for t in failed):
         return ""
@@ -155,6 +155,8 @@ def header(meta: dict) -> list[tuple[str, str]]:
     if meta.get("judged") is False:
         scale += " (not judged: this scale exercises the code paths, its verdicts are not meaningful)"
     out.append(("scale", scale))
+    if meta.get("rules"):
+        out.append(("judged under", str(meta["rules"])))
     out.append(("device", str(meta.get("device", "?"))))
     out.append(
         (
@@ -198,8 +200,9 @@ def bar_derivation(c: dict) -> str:
 
 
 def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
-    """The claim's details; ``machines``: {id: its verdict on each machine and thread count of
-    the history, where they differ} (``history.across_machines``)."""
+    """The claim's details; ``machines``: {id: where its verdict differs in the history, by
+    machine or thread count within one commit or with the method across commits}
+    (``history.across_machines``)."""
     rows = [("judged at", c["judged"])] if c.get("judged") else []
     if c.get("verdict") not in ("SKIP", None) and bar_derivation(c):
         rows.append(("bar, by the rule of fixtures/paper.toml", bar_derivation(c)))
@@ -214,8 +217,8 @@ def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
         rows.append(("runs per group needed to decide", "; ".join(said) or "more than 100, or at the bar"))
     if (machines or {}).get(c["id"]):
         label = (
-            "verdict differs by machine or thread count (the newest clean run in the history of each"
-            " machine and count of threads that trained the runs, with its commit)"
+            "verdict in the history's clean runs (by machine or thread count only between runs of one"
+            " commit, which share code and rules; across commits, with the method)"
         )
         rows.append((label, machines[c["id"]]))
     return rows

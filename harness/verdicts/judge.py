@@ -8,8 +8,9 @@ run under a rule every run must meet, a statistic of data alone) is compared as 
 ``judge`` combines a claim's conditions: too few runs anywhere makes the claim INCONCLUSIVE (no
 PASS or FAIL rests on fewer than three runs of a group); any FAIL fails the claim, unless
 fixtures/paper.toml documents a deviation for this scale whose cause, a condition on numbers
-measured in the same run, holds (then DEVIATES); a premise that fails (a run that did not
-converge) makes the claim INCONCLUSIVE rather than FAIL. No verdict is decided before the
+measured in the same run, holds (then DEVIATES); a premise that is not met (a layer that has not
+learned, nets that have not memorised, a data copy that differs) makes the claim INCONCLUSIVE,
+and wins over a failing condition: only a condition the paper states can FAIL a row. No verdict is decided before the
 numbers are measured. ``stands`` says whether a PASS stands beside its controls (one must FAIL)."""
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 @dataclass(frozen=True)
 class Condition:
-    """``what`` (an Estimate) ``op`` ``bar``. A ``premise`` is a condition under which the claim
-    can be judged at all (its failure makes the claim INCONCLUSIVE, not FAIL)."""
+    """``what`` (an Estimate) ``op`` ``bar``. A ``premise`` is a condition of ours under which the
+    claim can be judged at all (unless met, the claim is INCONCLUSIVE, never FAIL)."""
 
     what: str
     estimate: Estimate
@@ -52,7 +53,9 @@ class Condition:
         return "INCONCLUSIVE"
 
     def text(self) -> str:
-        return f"{self.what} {self.estimate.text()} {self.op} {self.bar:g}"
+        return f"{self.what} {self.estimate.text()} {self.op} {self.bar:g}" + (
+            " (premise, ours)" if self.premise else ""
+        )
 
 
 def check(what: str, estimate: Estimate, op: str, bar: float, premise: bool = False) -> Condition:
@@ -113,14 +116,24 @@ def deviation(claim: str, s: Scale, key: str = "") -> Deviation | None:
 
 
 def judge(*conditions: Condition, deviation: Deviation | None = None, measured: dict | None = None) -> Verdict:
-    """The claim's verdict from its conditions (see the module docstring)."""
+    """The claim's verdict from its conditions (see the module docstring). A premise (ours: the
+    layer learned, the nets memorised, the copy keeps the spectrum) that is not met, FAILed or
+    not established (its interval straddles its bar), makes the claim INCONCLUSIVE and is named:
+    it wins over a failing condition, for only a condition the paper states can FAIL a row."""
+    premises = [c for c in conditions if c.premise]
+    stated = [c for c in conditions if not c.premise]
     few = [c for c in conditions if c.estimate.too_few]
     if few:
         reason = "too few runs for an interval (at least 3 a group): " + "; ".join(c.text() for c in few)
         return Verdict("INCONCLUSIVE", reason, conditions)
-    failed = [c for c in conditions if c.verdict == "FAIL" and not c.premise]
-    unmet = [c for c in conditions if c.verdict == "FAIL" and c.premise]
-    unsure = [c for c in conditions if c.verdict == "INCONCLUSIVE"]
+    unmet = [c for c in premises if c.verdict != "PASS"]
+    if unmet:
+        said = "; ".join(f"{c.text()} ({'not met' if c.verdict == 'FAIL' else 'not established'})" for c in unmet)
+        failing = [c for c in stated if c.verdict == "FAIL"]
+        also = f". Would FAIL on: {'; '.join(c.text() for c in failing)}" if failing else ""
+        return Verdict("INCONCLUSIVE", f"premise not met: {said}{also}", conditions)
+    failed = [c for c in stated if c.verdict == "FAIL"]
+    unsure = [c for c in stated if c.verdict == "INCONCLUSIVE"]
     if failed:
         reason = "; ".join(c.text() for c in failed)
         if deviation is not None:
@@ -129,8 +142,6 @@ def judge(*conditions: Condition, deviation: Deviation | None = None, measured: 
                 return Verdict("DEVIATES", f"{reason}. {deviation.because} Cause measured: {why}", conditions)
             reason += f" (documented deviation not in effect: {why})"
         return Verdict("FAIL", reason, conditions)
-    if unmet:
-        return Verdict("INCONCLUSIVE", "premise not met: " + "; ".join(c.text() for c in unmet), conditions)
     if unsure:
         return Verdict("INCONCLUSIVE", "interval straddles the bar: " + "; ".join(c.text() for c in unsure), conditions)
     return Verdict("PASS", "; ".join(c.text() for c in conditions), conditions)
@@ -140,10 +151,25 @@ class CannotFail(Exception):
     """A PASS or DEVIATES whose check did not FAIL on any of its controls: the row is ERROR."""
 
 
+STRUCTURED = " (structured)"  # harness.verdicts.controls names its structured controls so
+
+
+def _fails(control: Verdict, v: Verdict) -> bool:
+    """Whether ``control`` fails ``v``'s check: it FAILs; or, for a row that checks a premise
+    alone (the training copy), the premise is not met on it (a premise never FAILs a row)."""
+    if control.verdict == "FAIL":
+        return True
+    premise_row = bool(v.conditions) and all(c.premise for c in v.conditions)
+    return premise_row and control.verdict == "INCONCLUSIVE" and control.reason.startswith("premise not met")
+
+
 def stands(v, controls: dict) -> str | None:
     """None where verdict ``v`` stands beside its ``controls`` ({name: Verdict}); else why not.
-    A PASS or DEVIATES needs a control on which the same check FAILs; a DEVIATES also needs
-    that its cause holds on no control (an untrained layer must never show DEVIATES)."""
+    A PASS or DEVIATES needs a control on which the same check FAILs; where the claim has
+    structured controls (a profile that meets the premises and differs as the paper says
+    matters, named ``... (structured)``), one of those must FAIL: init + noise or an early
+    snapshot fail on premises alone. A DEVIATES also needs that its cause holds on no control
+    (an untrained layer must never show DEVIATES)."""
     if v.verdict not in ("PASS", "DEVIATES"):
         return None
     if not controls:
@@ -151,7 +177,11 @@ def stands(v, controls: dict) -> str | None:
     if v.verdict == "DEVIATES" and any(c.verdict == "DEVIATES" for c in controls.values()):
         held = [n for n, c in controls.items() if c.verdict == "DEVIATES"]
         return f"the deviation's cause holds on a control too ({', '.join(held)}): it explains nothing"
-    if not any(c.verdict == "FAIL" for c in controls.values()):
+    structured = {n: c for n, c in controls.items() if n.endswith(STRUCTURED)}
+    if structured and not any(_fails(c, v) for c in structured.values()):
+        said = "; ".join(f"{n}: {c.verdict}" for n, c in structured.items())
+        return f"this check cannot tell structure apart here: no structured control FAILs ({said})"
+    if not any(_fails(c, v) for c in controls.values()):
         said = "; ".join(f"{n}: {c.verdict}" for n, c in controls.items())
         return f"this check cannot fail here: it did not FAIL on any control ({said})"
     return None

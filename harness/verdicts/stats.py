@@ -40,7 +40,8 @@ NOTE = (
     "Intervals: 95%, their unit a run (or a random bank, a model): Student's t over one value per run; "
     "for a mean over pairs of runs, the delete-one-run jackknife (pairs share runs); correlations on "
     "Fisher's z. A group of fewer than 3 runs gives no interval (INCONCLUSIVE). A PASS stands only where "
-    "the same check FAILs on a control built from the claim's own runs (docs/method.md)."
+    "the same check FAILs on a control built from the claim's own runs, a structured one where the claim "
+    "has them; an unmet premise (ours) makes a row INCONCLUSIVE, never FAIL (docs/method.md)."
 )
 
 
