@@ -18,13 +18,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from harness.config.paper import bar
 from harness.measures.figures import band, profile_figure, series
 from harness.measures.layers import analyse
 from harness.measures.nulls import agreement_null
-from harness.measures.profiles import profile, random_profiles
+from harness.measures.profiles import beyond_lambda, profile, random_profiles
 from harness.measures.spectra import correlation
 from harness.plugin.state import SCALE, parametrize_across
 from harness.verdicts import checks, stats
@@ -55,7 +56,19 @@ def test_resnet_across_datasets(trained, pca, scale, across, record, conclude):
     profiles = {d: [profile(r, pcas[d]) for r in trained[d]] for d in across}
     record(
         dataset=", ".join(across),
-        details=agreement_null(profiles[across[0]], pcas[across[0]], bar("consistency_datasets")),
+        details={
+            **agreement_null(profiles[across[0]], pcas[across[0]], bar("consistency_datasets")),
+            "agreement beyond lambda (partial corr | lambda, log lambda), in the first dataset's PCA": float(
+                np.mean(
+                    [
+                        beyond_lambda(x, y, pcas[across[0]])
+                        for a, b in itertools.combinations(across, 2)
+                        for x in profiles[a]
+                        for y in profiles[b]
+                    ]
+                )
+            ),
+        },
         figures=[
             profile_figure(
                 "profiles",
@@ -106,7 +119,14 @@ def test_imagenet_models_agree(imagenet_pca, datasets, scale, models, record, co
         data_source=f"{where}; patch PCA of {source}",
         device="cpu",
         details={k: round(v, 3) for k, v in pair_values.items()}
-        | agreement_null([a.profile for a in found.values()], p, bar("consistency_imagenet")),
+        | agreement_null([a.profile for a in found.values()], p, bar("consistency_imagenet"))
+        | {
+            "agreement beyond lambda (partial corr | lambda, log lambda)": float(
+                np.mean(
+                    [beyond_lambda(found[a].profile, found[b].profile, p) for a, b in itertools.combinations(banks, 2)]
+                )
+            )
+        },
         figures=[
             profile_figure(
                 "profiles",

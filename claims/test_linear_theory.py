@@ -20,7 +20,7 @@ from harness.config.paper import paper
 from harness.measures.spectra import correlation, energy_profile
 from harness.measures.theory import linear_cnn_fit, linear_cnn_formula, synthetic_patches
 from harness.verdicts import checks
-from harness.verdicts.judge import property_control
+from harness.verdicts.judge import STRUCTURED, property_control
 
 common = dict(
     seed=st.integers(0, 10_000),
@@ -59,7 +59,7 @@ def test_formula_theorem_4_2_linear_cnn(seed, filters, steps, init_scale, decade
     control = checks.linear_theory(
         scrambled_fit(moved, patches, pca, filters, steps, seed), paper("linear_theory")["min_fit"]
     )
-    property_control(record, "the same update with its patch coordinates permuted", control)
+    property_control(record, "the same update with its patch coordinates permuted" + STRUCTURED, control)
     assert torch.allclose(moved, moved[:, :1].expand_as(moved), atol=1e-10 * moved.abs().max().item()), (
         "eq. 10: filters moved by different vectors"
     )

@@ -17,6 +17,7 @@ from harness.data.images import normalise
 from harness.measures.layers import pca_for
 from harness.plugin.state import DATA_ROOT, DEVICE, ROW, RUN_CACHE, RUNS, SCALE, downloading, launcher
 from harness.training.cache import RunCache
+from harness.training.store import StoreCache
 
 
 @pytest.fixture(scope="session")
@@ -69,10 +70,18 @@ def datasets(pytestconfig, progress) -> Datasets:
 
 @pytest.fixture(scope="session")
 def runs(pytestconfig, datasets, device, progress) -> RunCache:
-    """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once)."""
-    cache = RunCache(
-        pytestconfig.stash[RUN_CACHE], datasets, device, progress=progress, launcher=launcher(pytestconfig, progress)
-    )
+    """The shared run cache: ``runs.get(spec)`` returns a trained run (training it once); with
+    ``--reference``, the run store, which trains nothing."""
+    if pytestconfig.getoption("reference"):
+        cache = StoreCache(datasets, progress=progress)
+    else:
+        cache = RunCache(
+            pytestconfig.stash[RUN_CACHE],
+            datasets,
+            device,
+            progress=progress,
+            launcher=launcher(pytestconfig, progress),
+        )
     pytestconfig.stash[RUNS] = cache  # for the report: the runs this process trained and read
     return cache
 

@@ -86,6 +86,12 @@ def pytest_addoption(parser):
     )
     g.addoption("--report-dir", default=None, help="where the report is written (default: reports/latest)")
     g.addoption(
+        "--reference",
+        action="store_true",
+        help="judge from the run store (reports/runs, the runs behind the committed reports) and train nothing: "
+        "a run the store lacks is a SKIP naming it; one trained by other training code is read and flagged",
+    )
+    g.addoption(
         "--no-download",
         action="store_true",
         help="never fetch missing datasets or weights (default: torchvision fetches them); "

@@ -65,6 +65,9 @@ class ReportPlugin:
         self.runs["trained"] += summary.get("trained", [])
         self.runs["read"] |= set(summary.get("read", []))
         self.runs.setdefault("made", {}).update(summary.get("made", {}))
+        if "store" in summary:
+            self.runs["store"] = summary["store"]
+            self.runs.setdefault("flagged", {}).update(summary.get("flagged", {}))
 
     def _own(self) -> dict:
         cache = self.config.stash.get(RUNS, None)
@@ -77,7 +80,9 @@ class ReportPlugin:
             except (OSError, ValueError, KeyError):
                 continue
             made[key] = [{k: sg.get(k) for k in ("seconds", "images_per_s", "machine")} for sg in segments]
-        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made}
+        flagged = getattr(cache, "flagged", {})  # the run store: runs trained by other training code
+        store = {"store": str(cache.root / "runs"), "flagged": flagged} if hasattr(cache, "flagged") else {}
+        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made, **store}
 
     def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller
         self._merge(json.loads(getattr(node, "workeroutput", {}).get("firstlayer_runs", "{}")))
@@ -149,6 +154,7 @@ class ReportPlugin:
                 "read": len(self.runs["read"] - trained),
                 "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
                 "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained),
+                **({"store": "reports/runs", "flagged": self.runs.get("flagged", {})} if "store" in self.runs else {}),
             },
             "data": data,
             # how each copy read differs from the original, as said when judged

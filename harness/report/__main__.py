@@ -23,6 +23,12 @@ def main(argv=None) -> int:
         metavar=("OLD", "NEW"),
         help="diff two runs (results.json, or history:<index|date|commit>); exit 1 if a verdict flipped",
     )
+    ap.add_argument(
+        "--strict",
+        action="store_true",
+        help="--compare: exit 1 on any change too (a value changed beyond 1e-6 of it, a row new or not run), "
+        "not only a flip; values within 1e-6 count as equal (float64 sums of another CPU kind)",
+    )
     ap.add_argument("--check", metavar="RESULTS", help="exit 1 if the run has no claims or an ERROR (for CI)")
     args = ap.parse_args(argv)
     try:
@@ -31,11 +37,11 @@ def main(argv=None) -> int:
             print("\n".join(found) or f"{args.check}: no ERROR, {len(load(args.check)['claims'])} claims")
             return 1 if found else 0
         if args.compare:
-            rows = compare(*(resolve(r, Path(args.history)) for r in args.compare))
+            rows = compare(*(resolve(r, Path(args.history)) for r in args.compare), tol=1e-6 if args.strict else 0.0)
             print(pd.DataFrame(rows).to_string(index=False) if rows else "no changes")
             flips = sum(r["flipped"] for r in rows)
             print(f"flipped: {flips}")
-            return 1 if flips else 0
+            return 1 if flips or (args.strict and rows) else 0
         out = args.out or Path(args.results).parent
         paths = build(load(args.results), out, args.history if Path(args.history).exists() else None)
     except InputError as e:

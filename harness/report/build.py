@@ -69,13 +69,16 @@ def build(results: dict, out_dir, history_file=None) -> dict:
     return paths
 
 
-def _same(a, b) -> bool:
+def _same(a, b, tol: float = 0.0) -> bool:
+    """Equal values; numbers within ``tol`` of each other (relative) where ``tol`` is given."""
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
+    if tol and isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
     return a == b
 
 
-def compare(old: dict, new: dict) -> list[dict]:
+def compare(old: dict, new: dict, tol: float = 0.0) -> list[dict]:
     """Claims whose verdict or measured value changed between two results dicts, each with a
     ``status``: ``flipped`` (run on both sides, the verdict differs), ``changed`` (same
     verdict, another value), ``not run`` (absent from the new run, e.g. a -k selection) or
@@ -88,7 +91,7 @@ def compare(old: dict, new: dict) -> list[dict]:
         a, b = o.get(cid, {}), n.get(cid, {})
         va, vb = a.get("verdict"), b.get("verdict")
         ma, mb = a.get("measured"), b.get("measured")
-        if va == vb and _same(ma, mb):
+        if va == vb and _same(ma, mb, tol):
             continue
         status = "not run" if not b else "new" if not a else "flipped" if va != vb else "changed"
         rows.append(

@@ -168,6 +168,13 @@ def header(meta: dict) -> list[tuple[str, str]]:
     r = meta.get("runs") or {}
     if r:
         how = "cold (trained here)" if r.get("trained") else "warm (every run read from the cache)"
+        if "store" in r:
+            flagged = r.get("flagged") or {}
+            how = f"judged from the run store {r['store']}, nothing trained" + (
+                f"; {len(flagged)} of its runs trained by other training code ({', '.join(sorted(flagged))})"
+                if flagged
+                else "; every run trained by today's training code"
+            )
         made = r.get("read_made") or {}
         if made and r.get("read"):
             rates = made.get("rates") or []

@@ -1,0 +1,86 @@
+"""harness.training.store: the runs behind the committed reports, stored without pickles, read
+back as they were trained, and judged without training."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from harness.training import store
+from harness.training.fingerprint import fingerprint
+from harness.training.spec import RunSpec
+from harness.training.train import Trajectory
+
+
+def _stored(tmp_path, made=None):
+    spec = RunSpec(steps=50)
+    fields = spec.to_json()
+    del fields["steps"]
+    weights = {s: torch.randn(64, 3, 3, 3, generator=torch.Generator().manual_seed(s)) for s in (0, 25, 50)}
+    evals = {50: {"train_acc": 0.5, "test_acc": 0.4}}
+    traj = Trajectory(50, weights, [{"step": 50, "loss": 1.0}], evals, {"model": "never stored"}, [{"seconds": 3.0}])
+    made = made or {"fingerprint": fingerprint(), "machine": "a CPU", "threads": 1}
+    store.write(traj, fields, made, tmp_path / "runs" / spec.key)
+    return spec, traj
+
+
+def test_a_stored_run_reads_back_as_trained_and_holds_no_pickle(tmp_path):
+    spec, traj = _stored(tmp_path)
+    path = tmp_path / "runs" / spec.key
+    assert sorted(p.name for p in path.iterdir()) == sorted(store.FILES)
+    back, _ = store.read(path)
+    assert back.step == 50 and back.evals == traj.evals and back.state == {}
+    assert all(torch.equal(back.weights[s], w) for s, w in traj.weights.items())
+    import numpy as np
+
+    with np.load(path / "layers.npz", allow_pickle=False) as z:  # no object arrays: no code runs
+        assert sorted(z.files) == ["step_0", "step_25", "step_50"]
+
+
+def test_the_manifest_hashes_every_file(tmp_path):
+    spec, _ = _stored(tmp_path)
+    out = json.loads(store.write_manifest(tmp_path).read_text())
+    assert set(out) == {spec.key} and set(out[spec.key]["files"]) == set(store.FILES)
+    assert out[spec.key]["step"] == 50 and out[spec.key]["fingerprint"] == fingerprint()
+
+
+def test_judging_from_the_store_trains_nothing_and_names_what_is_missing(tmp_path):
+    spec, traj = _stored(tmp_path)
+    cache = store.StoreCache(datasets=None, store=tmp_path)
+    run = cache.get(spec)
+    assert torch.equal(run.final, traj.weights[50]) and run.evaluation == traj.evals[50]
+    assert torch.equal(run.weights[25], traj.weights[25])  # every saved snapshot, as the run cache gives
+    with pytest.raises(store.NotInStore, match="not in the run store"):
+        cache.get(replace(spec, steps=100))  # never trained on: no data, no training
+    with pytest.raises(store.NotInStore):
+        cache.get(replace(spec, seed=7))
+    assert cache.flagged == {} and cache.trained == []
+
+
+def test_a_run_of_other_training_code_is_read_and_flagged(tmp_path):
+    spec, _ = _stored(tmp_path, made={"fingerprint": "0123456789abcdef", "threads": 1})
+    cache = store.StoreCache(datasets=None, store=tmp_path)
+    assert cache.get(spec) is not None and cache.flagged == {spec.key: "0123456789abcdef"}
+
+
+def test_the_keys_a_report_read(tmp_path):
+    results = tmp_path / "results.json"
+    rows = [{"id": "a", "runs": ["vgg11 seed=0 [0123456789abcdef]", "x [fedcba9876543210]"]}, {"id": "b"}]
+    results.write_text(json.dumps({"claims": rows}))
+    assert store.keys_of(results) == ["0123456789abcdef", "fedcba9876543210"]
+
+
+def test_strict_compare_fails_on_a_changed_value_but_not_on_float_noise(tmp_path):
+    from harness.report.__main__ import main
+
+    row = {"id": "seed[cifar10]", "verdict": "PASS", "measured": 0.98383}
+    old, same, moved = (tmp_path / f"{n}.json" for n in ("old", "same", "moved"))
+    old.write_text(json.dumps({"claims": [row]}))
+    same.write_text(json.dumps({"claims": [row | {"measured": 0.98383 + 1e-12}]}))
+    moved.write_text(json.dumps({"claims": [row | {"measured": 0.984}]}))
+    assert main(["--compare", str(old), str(same), "--strict"]) == 0
+    assert main(["--compare", str(old), str(moved), "--strict"]) == 1
+    assert main(["--compare", str(old), str(moved)]) == 0  # without --strict only a flip fails
