@@ -125,6 +125,8 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int, modelled: s
             {
                 "run": spec.label(),
                 "key": spec.key,
+                "spec": spec.to_json(),  # what `python -m harness.training.fill` trains
+                "asked": sorted(e["asked"]),
                 "steps": spec.steps,
                 "stop_rule_cap": e["cap"] if e["cap"] != spec.steps else None,
                 "images": spec.images,

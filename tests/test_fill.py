@@ -1,0 +1,52 @@
+"""harness.training.fill: which runs a budget starts, in which order, and how a budget is read."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.training.fill import budget_seconds, schedule
+
+
+def _run(name, seconds, steps=3000, cached_to=0, status=None):
+    status = status or ("partly cached" if cached_to else "not cached")
+    spec = {"seed": 0}
+    return {
+        "run": name,
+        "key": name,
+        "seconds": seconds,
+        "steps": steps,
+        "cached_to": cached_to,
+        "status": status,
+        "spec": spec,
+    }
+
+
+def test_unfinished_runs_continue_first_then_the_longest():
+    runs = [_run("short", 100), _run("long", 900), _run("half", 300, cached_to=1500), _run("done", 0, cached_to=3000)]
+    start, left = schedule(runs, budget_s=10_000, workers=1)
+    assert [r["run"] for r in start] == ["half", "long", "short"] and left == []
+
+
+def test_a_run_that_cannot_reach_its_next_checkpoint_is_not_started():
+    """600 s to go at 3,000 steps: its first 500 steps take 100 s; the budget's 50 s cannot."""
+    start, left = schedule([_run("a", 600)], budget_s=50)
+    assert start == [] and [r["run"] for r in left] == ["a"]
+    start, _ = schedule([_run("a", 600)], budget_s=150)  # reaches its checkpoint: started, stopped at the budget
+    assert [r["run"] for r in start] == ["a"]
+
+
+def test_workers_share_the_budget():
+    runs = [_run(str(i), 500, steps=500) for i in range(4)]
+    assert len(schedule(runs, budget_s=1000, workers=1)[0]) == 2
+    assert len(schedule(runs, budget_s=1000, workers=2)[0]) == 4
+
+
+def test_runs_without_data_are_left_to_the_claims():
+    start, left = schedule([_run("x", 10, status="no local data")], budget_s=100)
+    assert start == [] and left == []
+
+
+def test_a_budget_is_read_in_hours_minutes_seconds_and_a_bad_one_is_one_line():
+    assert budget_seconds("2h") == 7200 and budget_seconds("1h30m") == 5400 and budget_seconds("45s") == 45
+    with pytest.raises(ValueError, match="write it as 2h"):
+        budget_seconds("two hours")
