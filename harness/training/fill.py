@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-from harness.training.store import ROOT, STORE, export
+from harness.training.fingerprint import fingerprint
+from harness.training.store import ROOT, STORE, export, manifest
 
 CHECKPOINT = 500  # steps between a run's checkpoints (RunCache's default)
 
@@ -103,6 +104,11 @@ def main(argv=None) -> int:
         return 2
     deadline, cache = time.time() + budget, Path(args.run_cache)
     found = plan(args.scale, cache, args.select)
+    stored = manifest(Path(args.store))
+    for r in found["runs"]:  # a run the store holds to its step by today's training code needs no training
+        held = stored.get(r["key"], {})
+        if held.get("fingerprint") == fingerprint() and held.get("step", 0) >= r["steps"]:
+            r["cached_to"] = max(r["cached_to"], r["steps"])
     start, left = schedule(found["runs"], budget, args.workers)
     print(f"{len(start)} runs to train now, {len(left)} left for later (budget {timedelta(seconds=round(budget))})")
     with ThreadPoolExecutor(max_workers=max(args.workers, 1)) as pool:
@@ -111,7 +117,10 @@ def main(argv=None) -> int:
     after = plan(args.scale, cache, args.select)
     done = [r["key"] for r in after["runs"] if r["cached_to"] >= r["steps"]]  # to the step the claims read first
     export(cache, done, Path(args.store))
-    rest = [r for r in after["runs"] if r["cached_to"] < r["steps"]]
+    stored = manifest(Path(args.store))
+    rest = [
+        r for r in after["runs"] if r["cached_to"] < r["steps"] and stored.get(r["key"], {}).get("step", 0) < r["steps"]
+    ]
     rest_s = sum(r["seconds"] for r in rest) / max(args.workers, 1)
     print(f"stored {len(done)} finished runs in {Path(args.store) / 'runs'}; {len(rest)} remain, "
           f"~{timedelta(seconds=round(rest_s))} with {max(args.workers, 1)} worker(s) at the planned rate")  # fmt: skip
