@@ -116,7 +116,7 @@ def paper_level(claim: str, row: str = "") -> float | None:
     except KeyError:
         return None
     number = paper_number(text)
-    if number is None or re.match(r"\s*above", text):
+    if number is None or printed_bound(text) is not None:
         return None
     if entry.get("judge") == "at most |x|":
         return round(folded(number[0], spread(text, entry.get("caption_sd")))[0], 6)
@@ -143,12 +143,12 @@ def bar_reading(claim: str, row: str = "") -> tuple[float, str]:
         return value, f"{how}, from [{source}] {source_row}"
     judge = entry.get("judge")
     text = str(_row_value(claim, row))
-    bound = re.match(r"\s*above\s+(\d*\.?\d+)", text)
-    if bound and judge == "at least":  # the paper prints a bound ("above 0.93"): the bound as printed
-        return float(bound.group(1)), f"the paper's bound, {bound.group(1)}"
-    v, s = paper_number(text)[0], spread(text, entry.get("caption_sd"))
+    bound = printed_bound(text)
+    if bound is not None and judge == "at least":  # the paper prints a bound ("above 0.93"): the bound as printed
+        return bound, f"the paper's bound, {bound:g}"
+    (v, printed_sd), s = paper_number(text), spread(text, entry.get("caption_sd"))
     printed = re.match(r"\s*(-?\d*\.?\d+)", text).group(1)
-    said = f" (s: {entry['caption']})" if paper_number(text)[1] == 0 and entry.get("caption_sd") else ""
+    said = f" (s: {entry['caption']})" if printed_sd == 0 and entry.get("caption_sd") else ""
     if judge == "at least":
         return round(v - K * s, 6), f"{printed} - {K:g} x {s:g}{said}"
     if judge == "at most":

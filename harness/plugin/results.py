@@ -23,6 +23,7 @@ from harness.plugin.state import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
 from harness.report import build, history
 from harness.report.words import VERDICTS
 from harness.training.provenance import machine
+from harness.training.store import StoreCache
 from harness.verdicts.stats import NOTE
 
 
@@ -80,8 +81,8 @@ class ReportPlugin:
             except (OSError, ValueError, KeyError):
                 continue
             made[key] = [{k: sg.get(k) for k in ("seconds", "images_per_s", "machine")} for sg in segments]
-        flagged = getattr(cache, "flagged", {})  # the run store: runs trained by other training code
-        store = {"store": str(cache.root / "runs"), "flagged": flagged} if hasattr(cache, "flagged") else {}
+        # the run store: the runs it read that other training code trained
+        store = {"store": str(cache.root / "runs"), "flagged": cache.flagged} if isinstance(cache, StoreCache) else {}
         return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made, **store}
 
     def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller

@@ -6,7 +6,7 @@ a statement's reading). ``python -m harness.report.readme`` writes it between it
 
 from __future__ import annotations
 
-from harness.config.paper import bar_reading, families, paper, per_seed_bar
+from harness.config.paper import bar_reading, families, paper, per_seed_bar, printed_bound
 
 START = "<!-- bar-table: made by `python -m harness.report.readme` from fixtures/paper.toml -->"
 END = "<!-- /bar-table -->"
@@ -34,7 +34,7 @@ def bar_rows() -> list[tuple[str, str, str, str]]:
                 continue
             seed = entry.get("per_seed", {}).get(key)
             each = per_seed_bar(family, key) if seed else None
-            if each and str(words).startswith("above"):  # the paper states only a bound of the seeds it shows
+            if each and printed_bound(words) is not None:  # the paper states only a bound of the seeds it shows
                 out.append((name, f'"{seed}"', f"every run at least {each[0]:g}", each[1]))
                 continue
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
 import subprocess
 import sys
@@ -24,8 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+from harness.data.copies import default_root
 from harness.training.fingerprint import fingerprint
-from harness.training.store import ROOT, STORE, export, manifest
+from harness.training.launch import train_job
+from harness.training.store import ROOT, STORE, export, stored
 
 CHECKPOINT = 500  # steps between a run's checkpoints (RunCache's default)
 
@@ -67,25 +70,26 @@ def plan(scale: str, run_cache: Path, select: str | None) -> dict:
         return json.loads((Path(out) / "plan.json").read_text())
 
 
+def _job(run_cache: str, spec: dict, stops: list[int]) -> None:
+    """The launcher's job (``harness.training.launch.train_job``: one thread, the cache's
+    checkpoints), its error raised so that the process exits non-zero."""
+    done = train_job(run_cache, str(default_root()), "cpu", spec, stops, 1, CHECKPOINT)
+    if "error" in done:
+        raise done["error"]
+
+
 def train_one(run: dict, run_cache: Path, deadline: float) -> str:
     """Train (or continue) one planned run in its own process until ``deadline``; a run past
     it is stopped and keeps its last checkpoint."""
-    code = (
-        "import json,sys,torch\n"
-        "from harness.data.door import Datasets\n"
-        "from harness.data.copies import default_root\n"
-        "from harness.training.cache import RunCache\n"
-        "from harness.training.spec import RunSpec\n"
-        "torch.set_num_threads(1)\n"  # one thread a worker, as pytest's workers train
-        "spec, stops, cache = RunSpec.from_json(json.loads(sys.argv[1])), json.loads(sys.argv[2]), sys.argv[3]\n"
-        "RunCache(cache, Datasets(default_root(), cache)).get(spec, stops=stops)\n"
-    )
-    args = [sys.executable, "-c", code, json.dumps(run["spec"]), json.dumps(run.get("asked", [])), str(run_cache)]
-    try:
-        done = subprocess.run(args, cwd=ROOT, timeout=max(deadline - time.time(), 1))
-    except subprocess.TimeoutExpired:
+    stops = sorted({*run.get("asked", []), run["steps"]})
+    job = multiprocessing.get_context("spawn").Process(target=_job, args=(str(run_cache), run["spec"], stops))
+    job.start()
+    job.join(max(deadline - time.time(), 1))
+    if job.is_alive():
+        job.kill()
+        job.join()
         return f"stopped at the budget (kept its last checkpoint): {run['run']}"
-    return f"{'trained' if done.returncode == 0 else f'failed ({done.returncode})'}: {run['run']}"
+    return f"{'trained' if job.exitcode == 0 else f'failed ({job.exitcode})'}: {run['run']}"
 
 
 def main(argv=None) -> int:
@@ -104,10 +108,10 @@ def main(argv=None) -> int:
         return 2
     deadline, cache = time.time() + budget, Path(args.run_cache)
     found = plan(args.scale, cache, args.select)
-    stored = manifest(Path(args.store))
+    held = stored(Path(args.store))
     for r in found["runs"]:  # a run the store holds to its step by today's training code needs no training
-        held = stored.get(r["key"], {})
-        if held.get("fingerprint") == fingerprint() and held.get("step", 0) >= r["steps"]:
+        run = held.get(r["key"], {})
+        if run.get("fingerprint") == fingerprint() and run.get("step", 0) >= r["steps"]:
             r["cached_to"] = max(r["cached_to"], r["steps"])
     start, left = schedule(found["runs"], budget, args.workers)
     print(f"{len(start)} runs to train now, {len(left)} left for later (budget {timedelta(seconds=round(budget))})")
@@ -117,10 +121,8 @@ def main(argv=None) -> int:
     after = plan(args.scale, cache, args.select)
     done = [r["key"] for r in after["runs"] if r["cached_to"] >= r["steps"]]  # to the step the claims read first
     export(cache, done, Path(args.store))
-    stored = manifest(Path(args.store))
-    rest = [
-        r for r in after["runs"] if r["cached_to"] < r["steps"] and stored.get(r["key"], {}).get("step", 0) < r["steps"]
-    ]
+    held = stored(Path(args.store))
+    rest = [r for r in after["runs"] if max(r["cached_to"], held.get(r["key"], {}).get("step", 0)) < r["steps"]]
     rest_s = sum(r["seconds"] for r in rest) / max(args.workers, 1)
     print(f"stored {len(done)} finished runs in {Path(args.store) / 'runs'}; {len(rest)} remain, "
           f"~{timedelta(seconds=round(rest_s))} with {max(args.workers, 1)} worker(s) at the planned rate")  # fmt: skip

@@ -88,6 +88,12 @@ def manifest(store: Path = STORE) -> dict:
     return out
 
 
+def stored(store: Path = STORE) -> dict:
+    """The manifest as written (``write_manifest``, by every ``export``): {} where there is none."""
+    path = store / "runs" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def write_manifest(store: Path = STORE) -> Path:
     out = store / "runs" / "manifest.json"
     out.write_text(json.dumps(manifest(store), indent=1, sort_keys=True) + "\n")
