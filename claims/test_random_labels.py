@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.slow]
 
 def random_label_runs(s, dataset):
     return {
-        "true": s.seeds(s.seeds_true, dataset=dataset, steps=s.converged_steps),
-        "random": s.seeds(s.seeds_random, dataset=dataset, labels="random", steps=s.converged_steps),
+        "true": s.seeds(s.table2_seeds, dataset=dataset, steps=s.converged_steps),
+        "random": s.seeds(s.table2_seeds, dataset=dataset, labels="random", steps=s.converged_steps),
     }
 
 

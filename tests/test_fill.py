@@ -50,3 +50,33 @@ def test_a_budget_is_read_in_hours_minutes_seconds_and_a_bad_one_is_one_line():
     assert budget_seconds("2h") == 7200 and budget_seconds("1h30m") == 5400 and budget_seconds("45s") == 45
     with pytest.raises(ValueError, match="write it as 2h"):
         budget_seconds("two hours")
+
+
+def _metrics(root, key, step, accs):
+    import json
+
+    (root / "runs" / key).mkdir(parents=True, exist_ok=True)
+    evals = {str(n): {"train_acc": a} for n, a in accs.items()}
+    (root / "runs" / key / "metrics.json").write_text(json.dumps({"step": step, "evals": evals}))
+
+
+def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_path):
+    """As the session's stop rule: the first stop at which every run is evaluated and every
+    random-label run has train accuracy >= the premise; the cap if none; open while a stop is
+    not yet evaluated on some run. The run cache and the store are read together."""
+    from harness.training.fill import judged_at
+
+    cache, store = tmp_path / "cache", tmp_path / "store"
+    group = {"runs": ["t", "r1", "r2"], "random": ["r1", "r2"], "stops": [20, 24, 28], "min_train_acc": 0.99}
+    _metrics(cache, "t", 20, {20: 1.0})
+    _metrics(cache, "r1", 20, {20: 0.995})
+    _metrics(store, "r2", 20, {20: 0.97})
+    assert judged_at(group, cache, store) is None  # r2 has not memorised at 20, and 24 is not trained
+    _metrics(cache, "t", 24, {20: 1.0, 24: 1.0})
+    _metrics(cache, "r1", 24, {20: 0.995, 24: 0.992})
+    _metrics(cache, "r2", 24, {20: 0.97, 24: 0.993})
+    assert judged_at(group, cache, store) == 24
+    _metrics(cache, "r2", 28, {20: 0.97, 24: 0.98, 28: 0.98})
+    _metrics(cache, "r1", 28, {20: 0.995, 24: 0.992, 28: 0.97})
+    _metrics(cache, "t", 28, {20: 1.0, 24: 1.0, 28: 1.0})
+    assert judged_at(group, cache, store) == 28  # the cap: judged there though nothing memorised

@@ -84,3 +84,73 @@ def test_strict_compare_fails_on_a_changed_value_but_not_on_float_noise(tmp_path
     assert main(["--compare", str(old), str(same), "--strict"]) == 0
     assert main(["--compare", str(old), str(moved), "--strict"]) == 1
     assert main(["--compare", str(old), str(moved)]) == 0  # without --strict only a flip fails
+
+
+def test_an_unfinished_run_is_stored_with_its_continuation_and_continues_bit_equal(tmp_path, image_folder):
+    """A run stopped at 25 of 50 steps, stored with its continuation (no pickle), restored into
+    another run cache and continued there, ends bit-equal to the run trained straight through."""
+    import numpy as np
+
+    from harness.data.door import Datasets
+    from harness.training.cache import RunCache
+
+    data = tmp_path / "data"
+    image_folder(data / "toy", {"train": 24, "test": 8}, lambda rng: rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    spec = RunSpec(dataset="toy", images=None, width=1 / 16, first=8, steps=50, batch=16, eval_images=16)
+
+    def cache(name):
+        return RunCache(tmp_path / name, Datasets(data, tmp_path / name), progress=False)
+
+    straight = cache("straight").get(spec)
+    cache("first").get(replace(spec, steps=25))
+    store.export(tmp_path / "first", [], tmp_path / "store", unfinished=[spec.key])
+    entry = store.stored(tmp_path / "store")[spec.key]
+    assert entry["unfinished"] and entry["step"] == 25 and set(entry["files"]) == set(store.FILES + store.CHECKPOINT)
+    with np.load(tmp_path / "store" / "runs" / spec.key / "checkpoint.npz", allow_pickle=False) as z:
+        assert z.files  # plain arrays: np.load refuses pickles
+    assert store.restore(tmp_path / "second", tmp_path / "store") == [spec.key]
+    assert store.restore(tmp_path / "second", tmp_path / "store") == []  # the cache already holds it as far
+    second = cache("second")
+    continued = second.get(spec)
+    assert second.trained[0]["from"] == 25
+    assert all(torch.equal(continued.weights[s], w) for s, w in straight.weights.items())
+    assert continued.evaluation == straight.evaluation
+    store.export(tmp_path / "second", [spec.key], tmp_path / "store")  # finished: the checkpoint goes
+    assert "unfinished" not in store.stored(tmp_path / "store")[spec.key]
+    assert not (tmp_path / "store" / "runs" / spec.key / "checkpoint.npz").exists()
+
+
+def test_the_state_codec_keeps_types_and_bits(tmp_path):
+    from harness.training import state_io
+
+    state = {
+        "model": {"w": torch.randn(3, 2), "n": torch.tensor(5)},
+        "optimizer": {
+            "state": {0: {"momentum_buffer": torch.randn(4)}},
+            "param_groups": [{"lr": 0.01, "nesterov": False}],
+        },
+        "generator": torch.Generator().manual_seed(3).get_state(),
+        "order": torch.randperm(7),
+        "since": 12,
+        "pair": (1, None, "x"),
+    }
+    state_io.save(state, tmp_path)
+    back = state_io.load(tmp_path)
+    assert set(back["optimizer"]["state"]) == {0} and back["pair"] == (1, None, "x") and back["since"] == 12
+    assert back["optimizer"]["param_groups"] == [{"lr": 0.01, "nesterov": False}]
+    for a, b in [
+        (state["model"]["w"], back["model"]["w"]),
+        (state["generator"], back["generator"]),
+        (state["order"], back["order"]),
+    ]:
+        assert a.dtype == b.dtype and torch.equal(a, b)
+    with pytest.raises(TypeError, match="cannot be stored"):
+        state_io.save({"bad": object()}, tmp_path)
+
+
+def test_the_store_keeps_every_early_step_and_every_stop_of_a_long_run():
+    steps = range(0, 40001, 25)
+    keep = store.kept(steps, {20000: {}, 24000: {}, 3225: {}}, 40000)
+    assert keep[:41] == list(range(0, 1001, 25)) and {3225, 20000, 24000, 40000} <= set(keep)
+    assert len(keep) == 41 + 78 + 1 and 1025 not in keep
+    assert store.kept(range(0, 501, 25), {500: {}}, 500) == list(range(0, 501, 25))  # a 500-step run: all

@@ -94,8 +94,21 @@ def test_history_is_carried_and_compared(wf, job, artifact):
     (prev,) = uses(wf, job, "dawidd6/action-download-artifact")
     assert prev["with"]["name"] == artifact and prev["with"]["if_no_artifact_found"] == "warn"
     assert any("prev/history.csv reports/history.csv" in r for r in run_lines(wf, job))
-    (cmp,) = [s for s in steps(wf, job) if "harness.report --compare" in s.get("run", "")]
+    (cmp,) = [s for s in steps(wf, job) if "harness.report --compare prev/" in s.get("run", "")]
     assert cmp["run"].split()[-2].startswith("prev/") and "prev/" in cmp["if"]
     names = [s.get("uses", s.get("run", "")) for s in steps(wf, job)]
     claims = next(i for i, n in enumerate(names) if n.startswith("pytest claims/"))
     assert names.index(prev["uses"]) < claims < names.index(cmp["run"])
+
+
+def test_the_nightly_run_is_set_against_the_run_store_and_the_stored_scales_rejudged_weekly(wf):
+    """The cpu job compares its fresh report with the committed one judged from the run store
+    (a flip against it fails the job), and weekly re-judges every stored scale from the store."""
+    names = [s.get("run", "") for s in steps(wf, "cpu")]
+    claims = next(i for i, n in enumerate(names) if n.startswith("pytest claims/") and "reports/nightly " in n + " ")
+    (against,) = [
+        i for i, n in enumerate(names) if "--compare reports/cpu/results.json reports/nightly/results.json" in n
+    ]
+    assert claims < against and "--strict" not in names[against]  # another CPU kind moves values, not verdicts
+    (weekly,) = [s for s in steps(wf, "cpu") if "harness.report.rejudge" in s.get("run", "")]
+    assert weekly["if"] == "env.WEEKLY == 'true'"

@@ -110,11 +110,14 @@ def folded(mean: float, sd: float) -> tuple[float, float]:
 
 def paper_level(claim: str, row: str = "") -> float | None:
     """The paper's value of the quantity a row judges (for runs needed at the paper's value):
-    its printed number; for an "at most |x|" row, the mean |r| of ``folded``."""
+    its printed number; for an "at most |x|" row, the mean |r| of ``folded``; for a statement,
+    the ``level`` its words imply where fixtures/paper.toml gives one ("indistinguishable": 0)."""
     try:
         entry, text = paper(claim), str(_row_value(claim, row))
     except KeyError:
         return None
+    if "level" in entry:
+        return float(entry["level"])
     number = paper_number(text)
     if number is None or printed_bound(text) is not None:
         return None

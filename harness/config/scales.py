@@ -44,6 +44,7 @@ class Scale:
     seeds_true: int
     table1_seeds: int  # seeds of Table 1 SEED and TRAINED VS INIT (at ``steps``)
     seeds_random: int
+    table2_seeds: int  # seeds of each of Table 2's true- and random-label groups (by the stop rule)
     seeds_extra: int  # seeds of binary subsets and App. D variants
     widths: tuple[int, ...]  # first-layer widths compared with `first` (Table 1 WIDTH)
     resnet: str

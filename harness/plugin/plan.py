@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from harness.config.paper import paper
 from harness.config.scales import Scale
 from harness.data.copies import copies
 from harness.plugin.declared import converging, declared_runs, specs_of
@@ -46,6 +47,25 @@ def planned(items, s: Scale) -> list[dict]:
             e["cap"] = max(e["cap"], cap, e["spec"].steps)
             e["asked"].add(spec.steps)
             e["claims"].append(item.nodeid.split("::")[-1])
+    return list(out.values())
+
+
+def stop_rule_groups(items, s: Scale) -> list[dict]:
+    """The runs each claim judged by the stop rule reads, with its stops and the premise that
+    ends it ([converged] min_train_acc): every run of a group is trained to the first stop at
+    which all its random-label runs have memorised (``harness.plugin.stoprule.judged_step``), so
+    that ``python -m harness.training.fill`` trains a group as the session would."""
+    out: dict[tuple, dict] = {}
+    for item in items:
+        specs = specs_of(declared_runs(item, s))
+        if not converging(item) or not specs:
+            continue
+        keys = tuple(sorted({r.key for r in specs}))
+        stops = s.stops(max(r.steps for r in specs))
+        g = out.setdefault((keys, tuple(stops)), {"runs": list(keys), "stops": stops, "claims": []})
+        g["random"] = sorted({r.key for r in specs if r.labels == "random"})
+        g["min_train_acc"] = paper("converged")["min_train_acc"]
+        g["claims"].append(item.nodeid.split("::")[-1])
     return list(out.values())
 
 
@@ -170,6 +190,7 @@ def plan(items, s: Scale, runs: RunCache, device: str, workers: int, modelled: s
         "pflop": _sig(sum(r["pflop"] for r in here)),
         "pflop_to_cap": _sig(sum(r["pflop_to_cap"] for r in here)),
         "runs": rows,
+        "stop_rule": stop_rule_groups(items, s),
         "total_s": round(sum(low), 1),
         "total_to_cap_s": round(sum(high), 1),
         "wall_s": round(makespan(low, workers), 1),

@@ -20,24 +20,33 @@ from harness.data.copies import DIFFERS
 from harness.measures.theory import PAPER_NOTES
 from harness.plugin.declared import empty_variant
 from harness.plugin.state import DATA_ROOT, DEVICE, ROOT, RUN_CACHE, RUNS, SCALE
-from harness.report import build, history
+from harness.report import build, history, reference
 from harness.report.words import VERDICTS
 from harness.training.provenance import machine
 from harness.training.store import StoreCache
 from harness.verdicts.stats import NOTE
 
 
-def _made(made: dict, keys) -> dict:
+def _made(made: dict, keys, origin: dict | None = None) -> dict:
     """How the runs read from the cache were trained: their training seconds, the range of their
-    rates (images/s a worker) and the machines, from each run's own record."""
+    rates (images/s a worker), the machines, and (``origin``: each run's provenance) the dates
+    they were begun and the training code that trained them, from each run's own record."""
     segments = [sg for k in keys for sg in made.get(k, [])]
     if not segments:
         return {}
     rates = [sg["images_per_s"] for sg in segments if sg.get("images_per_s")]
+    begun = sorted({(origin or {}).get(k, {}).get("date", "")[:10] for k in keys} - {""})
+    codes: dict = {}
+    for k in keys:
+        fp = (origin or {}).get(k, {}).get("fingerprint")
+        if fp:
+            codes[fp] = codes.get(fp, 0) + 1
     return {
         "train_s": round(sum(sg.get("seconds") or 0 for sg in segments), 1),
         "rates": [min(rates), max(rates)] if rates else [],
         "machines": sorted({sg["machine"] for sg in segments if sg.get("machine")}),
+        **({"dates": [begun[0], begun[-1]]} if begun else {}),
+        **({"training_code": codes} if codes else {}),
     }
 
 
@@ -66,6 +75,7 @@ class ReportPlugin:
         self.runs["trained"] += summary.get("trained", [])
         self.runs["read"] |= set(summary.get("read", []))
         self.runs.setdefault("made", {}).update(summary.get("made", {}))
+        self.runs.setdefault("origin", {}).update(summary.get("origin", {}))
         if "store" in summary:
             self.runs["store"] = summary["store"]
             self.runs.setdefault("flagged", {}).update(summary.get("flagged", {}))
@@ -74,16 +84,18 @@ class ReportPlugin:
         cache = self.config.stash.get(RUNS, None)
         if not cache:
             return {}
-        made = {}  # how each run read from the cache was trained: its segments' seconds and rates
+        made, origin = {}, {}  # how each run read from the cache was trained: segments; date and code
         for key in cache.loaded:
             try:
                 segments = json.loads((cache.root / "runs" / key / "metrics.json").read_text())["segments"]
+                prov = json.loads((cache.root / "runs" / key / "provenance.json").read_text())
             except (OSError, ValueError, KeyError):
                 continue
             made[key] = [{k: sg.get(k) for k in ("seconds", "images_per_s", "machine")} for sg in segments]
+            origin[key] = {"date": prov.get("date", ""), "fingerprint": prov.get("fingerprint")}
         # the run store: the runs it read that other training code trained
         store = {"store": str(cache.root / "runs"), "flagged": cache.flagged} if isinstance(cache, StoreCache) else {}
-        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made, **store}
+        return {"trained": cache.trained, "read": sorted(cache.loaded), "made": made, "origin": origin, **store}
 
     def pytest_testnodedown(self, node, error):  # xdist: a worker's runs reach the controller
         self._merge(json.loads(getattr(node, "workeroutput", {}).get("firstlayer_runs", "{}")))
@@ -120,6 +132,10 @@ class ReportPlugin:
         claims = [self.clean(r) for r in self.rows.values()]
         notes = [NOTE, *changes(self.config.stash[SCALE].name), *PAPER_NOTES]
         results = {"meta": self.clean(self.meta(claims)), "claims": claims, "notes": notes}
+        found = None if "store" in self.runs else reference.reference_of(results["meta"]["scale"], ROOT / "reports")
+        if found and found[0].parent.resolve() != self.out.resolve():  # a user's runs beside the store's
+            results["meta"]["reference"] = reference.against(found[1], results, str(found[0].relative_to(ROOT)))
+            notes.insert(1, reference.note(results["meta"]["reference"]))
         history_file = self.out.parent / "history.csv"
         if self.full_run() and self.config.stash[SCALE].judged:
             history.append(results, history_file)
@@ -154,7 +170,7 @@ class ReportPlugin:
                 "trained": len(trained),
                 "read": len(self.runs["read"] - trained),
                 "train_s": round(sum(t["seconds"] for t in self.runs["trained"]), 1),
-                "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained),
+                "read_made": _made(self.runs.get("made", {}), self.runs["read"] - trained, self.runs.get("origin")),
                 **({"store": "reports/runs", "flagged": self.runs.get("flagged", {})} if "store" in self.runs else {}),
             },
             "data": data,

@@ -11,6 +11,7 @@ from fractions import Fraction
 import pandas as pd
 
 from harness.report import scorecard
+from harness.verdicts.stats import MAX_RUNS
 
 TITLE = "firstlayer: the paper's findings, re-measured"
 VERDICTS = ("PASS", "FAIL", "DEVIATES", "INCONCLUSIVE", "SKIP", "ERROR")
@@ -182,12 +183,24 @@ def header(meta: dict) -> list[tuple[str, str]]:
                 f"; the runs read had trained {timedelta(seconds=round(made.get('train_s', 0)))}"
                 + (f" at {rates[0]:,}-{rates[1]:,} images/s a worker" if rates else "")
                 + (f" on {', '.join(made['machines'])}" if made.get("machines") else "")
+                + (
+                    f", begun {made['dates'][0]}"
+                    + (f" to {made['dates'][1]}" if made["dates"][1] != made["dates"][0] else "")
+                    if made.get("dates")
+                    else ""
+                )
+                + (
+                    ", by training code "
+                    + ", ".join(f"{fp} ({n} runs)" for fp, n in sorted(made["training_code"].items()))
+                    if made.get("training_code")
+                    else ""
+                )
             )
         out.append(
             (
                 "runs",
                 f"{r.get('trained', 0)} trained by this run ({timedelta(seconds=round(r.get('train_s', 0)))}), "
-                f"{r.get('read', 0)} read from the run cache: {how}",
+                f"{r.get('read', 0)} read from the run {'store' if 'store' in r else 'cache'}: {how}",
             )
         )
     if meta.get("data"):
@@ -221,7 +234,9 @@ def details(c: dict, machines: dict | None = None) -> list[tuple[str, str]]:
     needed = c.get("seeds_needed") or {}
     if c.get("verdict") == "INCONCLUSIVE" and needed:
         said = [f"{n} {where}" for where, n in needed.items() if n]
-        rows.append(("runs per group needed to decide", "; ".join(said) or "more than 100, or at the bar"))
+        over = (needed.get("at the paper's value") or 0) > MAX_RUNS
+        cap = f" (over the {MAX_RUNS} a group the scales give by the power rule: docs/method.md)" if over else ""
+        rows.append(("runs per group needed to decide", ("; ".join(said) or "more than 100, or at the bar") + cap))
     if (machines or {}).get(c["id"]):
         label = (
             "verdict in the history's clean runs (by machine or thread count only between runs of one"

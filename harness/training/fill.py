@@ -5,10 +5,11 @@
 It plans the scale's runs (``pytest claims/ --plan``), trains the missing ones into the run cache
 (unfinished runs first, continued from their last checkpoint; then the longest first), never
 starts a run that cannot reach its next checkpoint in the time left, stops every run at the
-budget (a killed run keeps its last checkpoint: nothing is lost), stores the finished runs
-(``harness.training.store.export``) and says what remains and how long it will take at the rate
-the plan measured. Commit ``reports/runs``; the next machine continues from the run cache, or
-from the store for what finished.
+budget (a killed run keeps its last checkpoint: nothing is lost), trains the stop rule's groups on
+from stop to stop as a session would (``converge``), stores the finished runs and the unfinished
+ones with their checkpoints (``harness.training.store.export``), and says what remains and how
+long it will take at the rate the plan measured. Commit ``reports/runs``: the next machine
+continues the unfinished runs from the store (``harness.training.store.restore``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from harness.data.copies import default_root
 from harness.training.fingerprint import fingerprint
 from harness.training.launch import train_job
-from harness.training.store import ROOT, STORE, export, stored
+from harness.training.store import ROOT, STORE, export, restore, stored
 
 CHECKPOINT = 500  # steps between a run's checkpoints (RunCache's default)
 
@@ -92,6 +93,54 @@ def train_one(run: dict, run_cache: Path, deadline: float) -> str:
     return f"{'trained' if job.exitcode == 0 else f'failed ({job.exitcode})'}: {run['run']}"
 
 
+def held(key: str, cache: Path, store: Path) -> tuple[int, dict]:
+    """(step, {stop: evaluation}) of a run as far as the run cache or the store holds it."""
+    best = (0, {})
+    for m in (cache / "runs" / key / "metrics.json", store / "runs" / key / "metrics.json"):
+        if m.exists():
+            d = json.loads(m.read_text())
+            if d["step"] > best[0]:
+                best = (d["step"], {int(k): v for k, v in d["evals"].items()})
+    return best
+
+
+def judged_at(group: dict, cache: Path, store: Path) -> int | None:
+    """The stop-rule step of a plan's ``stop_rule`` group as far as it is trained: the first stop at
+    which every run is evaluated and every random-label run has memorised (its ``min_train_acc``),
+    or the last stop; None while no stop decides it yet."""
+    evals = {k: held(k, cache, store)[1] for k in group["runs"]}
+    for n in group["stops"]:
+        if any(n not in e for e in evals.values()):
+            return None
+        if n == group["stops"][-1] or all(evals[k][n]["train_acc"] >= group["min_train_acc"] for k in group["random"]):
+            return n
+    return None
+
+
+def converge(groups: list, rows: dict, cache: Path, store: Path, deadline: float, pool) -> list[str]:
+    """Train each stop-rule group on from stop to stop, as the session's stop rule would, until it
+    is decided or the budget ends; a stretch is started only if it reaches a checkpoint in time."""
+    said = []
+    for g in groups:
+        while time.time() < deadline and judged_at(g, cache, store) is None:
+            at = {k: held(k, cache, store) for k in g["runs"]}
+            n = next(n for n in g["stops"] if any(n not in e for _, e in at.values()))
+            jobs = []
+            for k in g["runs"]:
+                if n in at[k][1]:
+                    continue
+                r = rows[k]
+                per_step = r["seconds"] / max(r["steps"] - r["cached_to"], 1) if r["seconds"] else 0.0
+                if time.time() + per_step * CHECKPOINT > deadline:
+                    return [*said, f"left at the budget: {r['run']} on to step {n}"]
+                label = re.sub(r"steps=\d+", f"steps={n}", r["run"])
+                jobs.append({**r, "run": label, "spec": {**r["spec"], "steps": n}, "steps": n, "asked": [n]})
+            said += list(pool.map(lambda r: train_one(r, cache, deadline), jobs))
+            if any(not line.startswith("trained") for line in said[-len(jobs) :]):
+                break
+    return said
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.training.fill", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", required=True, help="the scale whose runs to train (fixtures/scales.toml)")
@@ -106,26 +155,38 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    deadline, cache = time.time() + budget, Path(args.run_cache)
+    deadline, cache, store = time.time() + budget, Path(args.run_cache), Path(args.store)
+    back = restore(cache, store)  # unfinished stored runs continue here
+    if back:
+        print(f"continuing {len(back)} unfinished runs from the store")
     found = plan(args.scale, cache, args.select)
-    held = stored(Path(args.store))
+    have = stored(store)
     for r in found["runs"]:  # a run the store holds to its step by today's training code needs no training
-        run = held.get(r["key"], {})
+        run = have.get(r["key"], {})
         if run.get("fingerprint") == fingerprint() and run.get("step", 0) >= r["steps"]:
             r["cached_to"] = max(r["cached_to"], r["steps"])
     start, left = schedule(found["runs"], budget, args.workers)
     print(f"{len(start)} runs to train now, {len(left)} left for later (budget {timedelta(seconds=round(budget))})")
+    groups, rows = found.get("stop_rule", []), {r["key"]: r for r in found["runs"]}
     with ThreadPoolExecutor(max_workers=max(args.workers, 1)) as pool:
         for line in pool.map(lambda r: train_one(r, cache, deadline), start):
             print(line, flush=True)
-    after = plan(args.scale, cache, args.select)
-    done = [r["key"] for r in after["runs"] if r["cached_to"] >= r["steps"]]  # to the step the claims read first
-    export(cache, done, Path(args.store))
-    held = stored(Path(args.store))
-    rest = [r for r in after["runs"] if max(r["cached_to"], held.get(r["key"], {}).get("step", 0)) < r["steps"]]
-    rest_s = sum(r["seconds"] for r in rest) / max(args.workers, 1)
-    print(f"stored {len(done)} finished runs in {Path(args.store) / 'runs'}; {len(rest)} remain, "
-          f"~{timedelta(seconds=round(rest_s))} with {max(args.workers, 1)} worker(s) at the planned rate")  # fmt: skip
+        for line in converge(groups, rows, cache, store, deadline, pool):
+            print(line, flush=True)
+    need = {k: r["steps"] for k, r in rows.items()}
+    for g in groups:
+        n = judged_at(g, cache, store)
+        for k in g["runs"]:
+            need[k] = None if n is None else max(need[k], n)
+    cached = {k: held(k, cache, Path("/nonexistent"))[0] for k in rows}
+    done = [k for k, n in need.items() if n is not None and cached[k] >= n]
+    unfinished = [k for k in rows if k not in done and cached[k] > held(k, Path("/nonexistent"), store)[0]]
+    export(cache, done, store, unfinished=unfinished)
+    rest = [r for k, r in rows.items() if need[k] is None or held(k, cache, store)[0] < need[k]]
+    rest_s = sum(r["seconds_to_cap"] if need[r["key"]] is None else r["seconds"] for r in rest) / max(args.workers, 1)
+    print(f"stored {len(done)} finished and {len(unfinished)} unfinished runs (with their checkpoints) in "
+          f"{store / 'runs'}; {len(rest)} remain, ~{timedelta(seconds=round(rest_s))} with "
+          f"{max(args.workers, 1)} worker(s) at the planned rate (to the cap where the stop rule is open)")  # fmt: skip
     return 0
 
 

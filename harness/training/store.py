@@ -3,12 +3,15 @@ can be re-judged from them without training. ``reports/runs/<key>/`` holds one t
 
 - ``spec.json`` and ``provenance.json``, as in the run cache (the training code's fingerprint,
   torch, the CPU kind and threads);
-- ``layers.npz``: the first layer at step 0 and at every saved step (``step_<n>``, float32);
+- ``layers.npz``: the first layer at step 0 and at the saved steps ``kept`` (``step_<n>``, float32);
 - ``metrics.json``: the evaluations at every stop, the loss/accuracy history and the segments
   that trained it (seconds, images/s a worker, machine).
 
-No pickles (a committed ``torch.load`` would run code) and no model or optimizer state: a stored
-run is finished. ``manifest.json`` gives each file's sha256. ``StoreCache`` is a ``RunCache``
+No pickles (a committed ``torch.load`` would run code). A finished run keeps no model or optimizer
+state. A run too long for one machine is stored unfinished with its continuation beside it
+(``checkpoint.npz`` and ``checkpoint.json``, ``harness.training.state_io``), so that the next
+machine continues it (``restore``, by ``harness.training.fill``); storing it finished removes the
+checkpoint. ``manifest.json`` gives each file's sha256 and which runs are unfinished. ``StoreCache`` is a ``RunCache``
 that reads runs from the store and trains nothing: a run the store lacks is named in its row
 (``NotInStore``, a SKIP with one line), a run trained by other training code is read and
 flagged (``flagged``), never silently retrained.
@@ -19,6 +22,7 @@ flagged (``flagged``), never silently retrained.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import re
@@ -32,6 +36,7 @@ import torch
 
 from harness.data.copies import DatasetNotFound, default_root
 from harness.data.door import Datasets
+from harness.training import state_io
 from harness.training.cache import Run, RunCache, _trajectory_json
 from harness.training.fingerprint import fingerprint
 from harness.training.provenance import machine
@@ -41,6 +46,18 @@ from harness.training.train import Trajectory
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "reports"  # runs live in STORE / "runs" / <key>, as a run cache's do
 FILES = ("spec.json", "provenance.json", "layers.npz", "metrics.json")
+CHECKPOINT = ("checkpoint.npz", "checkpoint.json")  # an unfinished run's continuation only
+# The first layers stored: every saved step (every 25) up to DENSE_UNTIL, where the step-25 control
+# and the onset figure's early, log-spaced points read, then every SPARSE_EVERY, and every stop and the
+# last step (a snapshot is ~6.6 KB compressed). A 500-step run keeps all of its 21; a 3,000-step run 45
+# of 121 (~0.3 MB); a 40,000-step run 119 of 1,601 (~0.8 MB instead of ~11 MB). Only the onset figure
+# reads other steps than these, and it draws from the steps every run of a claim holds.
+DENSE_UNTIL, SPARSE_EVERY = 1000, 500
+
+
+def kept(steps, stops, last: int) -> list[int]:
+    """The saved steps the store keeps of a trajectory (``DENSE_UNTIL``, ``SPARSE_EVERY``)."""
+    return sorted(s for s in steps if s <= DENSE_UNTIL or s % SPARSE_EVERY == 0 or s in stops or s == last)
 
 
 class NotInStore(DatasetNotFound):
@@ -51,17 +68,21 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write(traj: Trajectory, spec_fields: dict, made: dict, dest: Path) -> None:
-    """One finished trajectory into ``dest`` (replaced whole)."""
+def write(traj: Trajectory, spec_fields: dict, made: dict, dest: Path, unfinished: bool = False) -> None:
+    """One trajectory into ``dest`` (replaced whole): finished, or ``unfinished`` with its
+    continuation state beside it."""
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "spec.json").write_text(json.dumps(spec_fields, indent=1, sort_keys=True) + "\n")
     (tmp / "provenance.json").write_text(json.dumps(made, indent=1, sort_keys=True) + "\n")
-    layers = {f"step_{s}": w.detach().cpu().float().numpy() for s, w in sorted(traj.weights.items())}
+    keep = kept(traj.weights, traj.evals, traj.step)
+    layers = {f"step_{s}": traj.weights[s].detach().cpu().float().numpy() for s in keep}
     np.savez_compressed(tmp / "layers.npz", **layers)
     summary = {"step": traj.step, "evals": traj.evals, "segments": traj.segments, "history": traj.history}
     (tmp / "metrics.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    if unfinished:
+        state_io.save(traj.state, tmp)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
 
@@ -77,14 +98,17 @@ def read(path: Path) -> tuple[Trajectory, dict]:
 
 
 def manifest(store: Path = STORE) -> dict:
-    """{key: {label, fingerprint, step, files: {name: sha256}}} of every stored run."""
+    """{key: {fingerprint, step, unfinished, files: {name: sha256}}} of every stored run."""
     out = {}
     for path in sorted((store / "runs").iterdir()) if (store / "runs").is_dir() else ():
         if path.is_dir() and (path / "layers.npz").exists():
             made = json.loads((path / "provenance.json").read_text())
             step = json.loads((path / "metrics.json").read_text())["step"]
-            files = {f: _sha(path / f) for f in FILES}
+            unfinished = (path / CHECKPOINT[0]).exists()
+            files = {f: _sha(path / f) for f in FILES + (CHECKPOINT if unfinished else ())}
             out[path.name] = {"fingerprint": made.get("fingerprint"), "step": step, "files": files}
+            if unfinished:
+                out[path.name]["unfinished"] = True
     return out
 
 
@@ -106,23 +130,51 @@ def keys_of(results: Path) -> list[str]:
     return sorted({k for c in rows for r in c.get("runs") or [] for k in re.findall(r"\[([0-9a-f]{16})\]", r)})
 
 
-def export(run_cache: Path, keys, store: Path = STORE) -> list[str]:
-    """Copy the runs ``keys`` from a run cache into the store; returns the keys not found."""
+def export(run_cache: Path, keys, store: Path = STORE, unfinished=()) -> list[str]:
+    """Copy the runs ``keys`` from a run cache into the store (those in ``unfinished`` with their
+    continuation, the others finished); returns the keys not found."""
     missing = []
-    for key in keys:
+    for key in [*keys, *unfinished]:
         src = Path(run_cache) / "runs" / key
         if not (src / "trajectory.pt").exists():
             missing.append(key)
             continue
         blob = torch.load(src / "trajectory.pt", map_location="cpu", weights_only=False)  # the user's own cache
-        blob["state"] = {}
+        if key not in unfinished:
+            blob["state"] = {}
         traj = Trajectory(**blob)
         spec = json.loads((src / "spec.json").read_text())
         made = json.loads((src / "provenance.json").read_text())
         (store / "runs").mkdir(parents=True, exist_ok=True)
-        write(traj, spec, made, store / "runs" / key)
+        write(traj, spec, made, store / "runs" / key, unfinished=key in unfinished)
     write_manifest(store)
     return missing
+
+
+def restore(run_cache: Path, store: Path = STORE) -> list[str]:
+    """Put every unfinished stored run of today's training code into ``run_cache`` where the
+    cache holds it less far (with its continuation, as a trajectory the cache continues);
+    returns their keys. A run of other training code is left: it is trained anew."""
+    out = []
+    for key, entry in stored(store).items():
+        src, dest = store / "runs" / key, Path(run_cache) / "runs" / key
+        if not entry.get("unfinished") or entry.get("fingerprint") != fingerprint():
+            continue
+        here = dest / "metrics.json"
+        if here.exists() and json.loads(here.read_text())["step"] >= entry["step"]:
+            continue
+        traj, _ = read(src)
+        traj.state = state_io.load(src)
+        tmp = dest.with_name(dest.name + ".restoring")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in ("spec.json", "provenance.json", "metrics.json"):
+            shutil.copyfile(src / name, tmp / name)
+        torch.save(dataclasses.asdict(traj), tmp / "trajectory.pt")
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        out.append(key)
+    return out
 
 
 class StoreCache(RunCache):
@@ -171,7 +223,7 @@ def verify(datasets, count: int, work: Path, store: Path = STORE) -> list[str]:
     that say what differs."""
     found = []  # (training seconds, step, path): the cheapest runs first
     for path in sorted((store / "runs").iterdir()):
-        if (path / "layers.npz").exists():
+        if (path / "layers.npz").exists() and not (path / CHECKPOINT[0]).exists():  # finished runs
             m = json.loads((path / "metrics.json").read_text())
             found.append((sum(sg.get("seconds") or 0 for sg in m.get("segments", [])), m["step"], path))
     out, cache = [], RunCache(work, datasets, "cpu", progress=None)

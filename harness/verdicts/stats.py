@@ -47,6 +47,7 @@ NOTE = (
 
 CONFIDENCE = 0.95
 MIN_RUNS = 3  # units per group for an interval: a jackknife of pairs needs three runs
+MAX_RUNS = 10  # the most runs a group is given by the power rule (fixtures/scales.toml; docs/method.md)
 CLIP = 1 - 1e-12  # |r| of a correlation on the z scale (r = 1 would be infinite)
 
 

@@ -1,0 +1,80 @@
+"""Re-judge every committed report that was judged from the run store, and compare:
+
+    python -m harness.report.rejudge reports/ci
+
+For each ``reports/<name>/results.json`` whose header says it was judged from the store
+(``meta.runs.store``), its own command is run again with ``--reference`` (its scale and its
+``-k`` selection, nothing trained) into ``<out>/<name>``, and ``--compare --strict`` with the
+committed one: a flipped verdict or a value changed beyond 1e-6 fails. So a committed report is
+what today's code says of its runs, for every stored scale, in one command (``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stored_reports(reports: Path) -> list[tuple[str, dict]]:
+    """(name, meta) of every report under ``reports`` judged from the run store."""
+    out = []
+    for path in sorted(reports.glob("*/results.json")):
+        meta = json.loads(path.read_text()).get("meta", {})
+        if "store" in (meta.get("runs") or {}):
+            out.append((path.parent.name, meta))
+    return out
+
+
+def command(meta: dict, out: Path, workers: int) -> list[str]:
+    """The report's own pytest command, judged from the store into ``out``: its scale and its
+    ``-k`` selection kept, its report folder and worker count replaced."""
+    args = shlex.split(str(meta.get("command", "")))[1:]  # after "pytest"
+    keep, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--scale", "-k"):
+            keep += [a, args[i + 1]]
+            i += 2
+            continue
+        i += 2 if a in ("--report-dir", "-n", "--run-cache") else 1
+    if "--scale" not in keep:
+        keep += ["--scale", str(meta.get("scale", "cpu"))]
+    return [sys.executable, "-m", "pytest", "claims/", "-q", "-p", "no:cacheprovider", "--reference",
+            "-n", str(workers), "--report-dir", str(out), *keep]  # fmt: skip
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.report.rejudge", description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", help="folder for the re-judged reports (one sub-folder a report)")
+    ap.add_argument("--reports", default=str(ROOT / "reports"), help="where the committed reports are")
+    ap.add_argument("-n", dest="workers", type=int, default=2, help="pytest-xdist workers")
+    args = ap.parse_args(argv)
+    found = stored_reports(Path(args.reports))
+    if not found:
+        print(f"error: no report under {args.reports} was judged from the run store", file=sys.stderr)
+        return 1
+    failed = []
+    for name, meta in found:
+        out = Path(args.out) / name
+        cmd = command(meta, out, args.workers)
+        print(f"== {name}: {shlex.join(cmd[2:])}", flush=True)
+        rc = subprocess.run(cmd, cwd=ROOT).returncode
+        if rc > 1:  # 1: a claim FAILed (a finding); more: a crash, a usage error, nothing collected
+            failed.append(f"{name}: pytest exited {rc}")
+            continue
+        committed, new = str(Path(args.reports) / name / "results.json"), str(out / "results.json")
+        for check in (["--check", new], ["--compare", committed, new, "--strict"]):
+            if subprocess.run([sys.executable, "-m", "harness.report", *check], cwd=ROOT).returncode:
+                failed.append(f"{name}: {check[0]} failed")
+    print("\n".join(failed) or f"re-judged from the store: {', '.join(n for n, _ in found)}: no changes")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
