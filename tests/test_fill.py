@@ -56,8 +56,11 @@ def _metrics(root, key, step, accs):
     import json
 
     (root / "runs" / key).mkdir(parents=True, exist_ok=True)
+    from harness.training.fingerprint import fingerprint
+
     evals = {str(n): {"train_acc": a} for n, a in accs.items()}
     (root / "runs" / key / "metrics.json").write_text(json.dumps({"step": step, "evals": evals}))
+    (root / "runs" / key / "provenance.json").write_text(json.dumps({"fingerprint": fingerprint()}))
 
 
 def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_path):
@@ -80,3 +83,19 @@ def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_p
     _metrics(cache, "r1", 28, {20: 0.995, 24: 0.992, 28: 0.97})
     _metrics(cache, "t", 28, {20: 1.0, 24: 1.0, 28: 1.0})
     assert judged_at(group, cache, store) == 28  # the cap: judged there though nothing memorised
+
+
+def test_a_copy_of_other_training_code_is_not_counted_and_both_copies_evaluations_are_read(tmp_path):
+    import json
+
+    from harness.training.fill import held
+    from harness.training.fingerprint import fingerprint
+
+    cache, store = tmp_path / "cache", tmp_path / "store"
+    _metrics(cache, "r", 3000, {3000: 0.99})
+    _metrics(store, "r", 4000, {4000: 0.995})
+    for root, fp in ((cache, fingerprint()), (store, fingerprint())):
+        (root / "runs" / "r" / "provenance.json").write_text(json.dumps({"fingerprint": fp}))
+    assert held("r", cache, store) == (4000, {3000: {"train_acc": 0.99}, 4000: {"train_acc": 0.995}})
+    (store / "runs" / "r" / "provenance.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
+    assert held("r", cache, store) == (3000, {3000: {"train_acc": 0.99}})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.report import reference, rejudge
 
 KIND = "AMD EPYC (family 26, model 2, AVX-512), 2 cores"
@@ -46,3 +48,19 @@ def test_only_reports_judged_from_the_store_are_rejudged_with_their_own_selectio
     cmd = rejudge.command(found[0][1], Path("/out/cpu"), 2)
     assert cmd[cmd.index("-k") + 1] == "seed" and cmd[cmd.index("--scale") + 1] == "cpu"
     assert "--reference" in cmd and cmd[cmd.index("--report-dir") + 1] == "/out/cpu"
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("pytest claims/ -k=appendix_d --scale=cpu-appendix -n 2", ["-k", "appendix_d", "--scale", "cpu-appendix"]),
+        (
+            "pytest claims/ -kfrozen -m 'not slow' --scale cpu-depth",
+            ["-k", "frozen", "-m", "not slow", "--scale", "cpu-depth"],
+        ),
+    ],
+)
+def test_a_selection_is_kept_in_every_form_pytest_reads(said, kept):
+    cmd = rejudge.command({"command": said, "scale": "cpu"}, Path("/out"), 2)
+    assert cmd[-len(kept) :] == kept and cmd[3] == "claims/"
+    assert rejudge.command({"command": "pytest claims/test_frozen.py -q"}, Path("/o"), 2)[3] == "claims/test_frozen.py"

@@ -154,3 +154,10 @@ def test_the_store_keeps_every_early_step_and_every_stop_of_a_long_run():
     assert keep[:41] == list(range(0, 1001, 25)) and {3225, 20000, 24000, 40000} <= set(keep)
     assert len(keep) == 41 + 78 + 1 and 1025 not in keep
     assert store.kept(range(0, 501, 25), {500: {}}, 500) == list(range(0, 501, 25))  # a 500-step run: all
+
+
+def test_a_folder_left_by_a_killed_export_is_not_a_run(tmp_path):
+    spec, _ = _stored(tmp_path)
+    (tmp_path / "runs" / f"{spec.key}.tmp").mkdir()
+    (tmp_path / "runs" / f"{spec.key}.tmp" / "layers.npz").write_bytes(b"half")
+    assert set(store.manifest(tmp_path)) == {spec.key}

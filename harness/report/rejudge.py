@@ -31,21 +31,33 @@ def stored_reports(reports: Path) -> list[tuple[str, dict]]:
     return out
 
 
+KEPT = ("--scale", "-k", "-m")  # a report's selection; its other options are this run's own
+DROPPED = ("--report-dir", "-n", "--run-cache", "--data-root", "--threads", "-p")  # with their values
+
+
 def command(meta: dict, out: Path, workers: int) -> list[str]:
-    """The report's own pytest command, judged from the store into ``out``: its scale and its
-    ``-k`` selection kept, its report folder and worker count replaced."""
+    """The report's own pytest command, judged from the store into ``out``: its scale, its ``-k``
+    and ``-m`` selections and its test paths kept (``-k expr``, ``-k=expr`` or ``-kexpr``), its
+    report folder, workers and caches replaced."""
     args = shlex.split(str(meta.get("command", "")))[1:]  # after "pytest"
-    keep, i = [], 0
+    keep, paths, i = [], [], 0
     while i < len(args):
         a = args[i]
-        if a in ("--scale", "-k"):
-            keep += [a, args[i + 1]]
-            i += 2
-            continue
-        i += 2 if a in ("--report-dir", "-n", "--run-cache") else 1
+        name = next(
+            (o for o in KEPT + DROPPED if a == o or a.startswith(o + "=") or (len(o) == 2 and a.startswith(o))), None
+        )
+        joined = name is not None and a != name
+        value = (
+            (a[len(name) :].removeprefix("=") if joined else (args[i + 1] if i + 1 < len(args) else "")) if name else ""
+        )
+        if name in KEPT:
+            keep += [name, value]
+        elif name is None and not a.startswith("-") and a != "claims/":
+            paths.append(a)  # a test path or node id of the selection
+        i += 1 if (name is None or joined) else 2
     if "--scale" not in keep:
         keep += ["--scale", str(meta.get("scale", "cpu"))]
-    return [sys.executable, "-m", "pytest", "claims/", "-q", "-p", "no:cacheprovider", "--reference",
+    return [sys.executable, "-m", "pytest", *(paths or ["claims/"]), "-q", "-p", "no:cacheprovider", "--reference",
             "-n", str(workers), "--report-dir", str(out), *keep]  # fmt: skip
 
 
@@ -55,7 +67,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reports", default=str(ROOT / "reports"), help="where the committed reports are")
     ap.add_argument("-n", dest="workers", type=int, default=2, help="pytest-xdist workers")
     args = ap.parse_args(argv)
-    found = stored_reports(Path(args.reports))
+    args.out, args.reports = Path(args.out).resolve(), Path(args.reports).resolve()
+    found = stored_reports(args.reports)
     if not found:
         print(f"error: no report under {args.reports} was judged from the run store", file=sys.stderr)
         return 1

@@ -94,14 +94,19 @@ def train_one(run: dict, run_cache: Path, deadline: float) -> str:
 
 
 def held(key: str, cache: Path, store: Path) -> tuple[int, dict]:
-    """(step, {stop: evaluation}) of a run as far as the run cache or the store holds it."""
-    best = (0, {})
-    for m in (cache / "runs" / key / "metrics.json", store / "runs" / key / "metrics.json"):
-        if m.exists():
-            d = json.loads(m.read_text())
-            if d["step"] > best[0]:
-                best = (d["step"], {int(k): v for k, v in d["evals"].items()})
-    return best
+    """(step, {stop: evaluation}) of a run as far as the run cache and the store hold it by
+    today's training code (a copy trained by other code is not counted): the further step, and
+    the evaluations of both copies."""
+    step, evals = 0, {}
+    for where in (store / "runs" / key, cache / "runs" / key):
+        try:
+            made = json.loads((where / "provenance.json").read_text())
+            d = json.loads((where / "metrics.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if made.get("fingerprint") == fingerprint():
+            step, evals = max(step, d["step"]), {**evals, **{int(k): v for k, v in d["evals"].items()}}
+    return step, evals
 
 
 def judged_at(group: dict, cache: Path, store: Path) -> int | None:
@@ -119,25 +124,30 @@ def judged_at(group: dict, cache: Path, store: Path) -> int | None:
 
 def converge(groups: list, rows: dict, cache: Path, store: Path, deadline: float, pool) -> list[str]:
     """Train each stop-rule group on from stop to stop, as the session's stop rule would, until it
-    is decided or the budget ends; a stretch is started only if it reaches a checkpoint in time."""
+    is decided or the budget ends; a stretch is started only if it reaches a checkpoint in time
+    (at the plan's rate), and every stop up to it is evaluated on the way (a run the store holds
+    finished, without its state, is trained again from step 0)."""
     said = []
     for g in groups:
         while time.time() < deadline and judged_at(g, cache, store) is None:
             at = {k: held(k, cache, store) for k in g["runs"]}
             n = next(n for n in g["stops"] if any(n not in e for _, e in at.values()))
             jobs = []
-            for k in g["runs"]:
-                if n in at[k][1]:
-                    continue
+            for k in (k for k in g["runs"] if n not in at[k][1]):
                 r = rows[k]
-                per_step = r["seconds"] / max(r["steps"] - r["cached_to"], 1) if r["seconds"] else 0.0
+                per_step = r["batch"] / r["images_per_s"] if r.get("images_per_s") else 0.0
                 if time.time() + per_step * CHECKPOINT > deadline:
-                    return [*said, f"left at the budget: {r['run']} on to step {n}"]
+                    said.append(f"left at the budget: {r['run']} on to step {n}")
+                    break
                 label = re.sub(r"steps=\d+", f"steps={n}", r["run"])
-                jobs.append({**r, "run": label, "spec": {**r["spec"], "steps": n}, "steps": n, "asked": [n]})
-            said += list(pool.map(lambda r: train_one(r, cache, deadline), jobs))
-            if any(not line.startswith("trained") for line in said[-len(jobs) :]):
-                break
+                asked = sorted({*r.get("asked", []), *(s for s in g["stops"] if s <= n)})
+                jobs.append({**r, "run": label, "spec": {**r["spec"], "steps": n}, "steps": n, "asked": asked})
+            else:
+                said += list(pool.map(lambda r: train_one(r, cache, deadline), jobs))
+                trained = all(line.startswith("trained") for line in said[-len(jobs) :])
+                if trained and all(n in held(k, cache, store)[1] for k in g["runs"]):
+                    continue
+            break  # out of time, a job failed, or a stop not evaluated after all: the next group
     return said
 
 
@@ -155,7 +165,7 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    deadline, cache, store = time.time() + budget, Path(args.run_cache), Path(args.store)
+    deadline, cache, store = time.time() + budget, Path(args.run_cache).resolve(), Path(args.store).resolve()
     back = restore(cache, store)  # unfinished stored runs continue here
     if back:
         print(f"continuing {len(back)} unfinished runs from the store")
@@ -173,14 +183,17 @@ def main(argv=None) -> int:
             print(line, flush=True)
         for line in converge(groups, rows, cache, store, deadline, pool):
             print(line, flush=True)
-    need = {k: r["steps"] for k, r in rows.items()}
+    need: dict = {k: r["steps"] for k, r in rows.items()}  # the step each run is finished at; None: open
     for g in groups:
         n = judged_at(g, cache, store)
         for k in g["runs"]:
-            need[k] = None if n is None else max(need[k], n)
-    cached = {k: held(k, cache, Path("/nonexistent"))[0] for k in rows}
-    done = [k for k, n in need.items() if n is not None and cached[k] >= n]
-    unfinished = [k for k in rows if k not in done and cached[k] > held(k, Path("/nonexistent"), store)[0]]
+            need[k] = None if n is None or need[k] is None else max(need[k], n)
+    nowhere = Path("/nonexistent")
+    here, kept = {k: held(k, cache, nowhere)[0] for k in rows}, {k: held(k, nowhere, store)[0] for k in rows}
+    have = stored(store)
+    ahead = {k for k in rows if here[k] > kept[k] or (have.get(k, {}).get("unfinished") and here[k] >= kept[k] > 0)}
+    done = [k for k in ahead if need[k] is not None and here[k] >= need[k]]
+    unfinished = [k for k in ahead if k not in done]
     export(cache, done, store, unfinished=unfinished)
     rest = [r for k, r in rows.items() if need[k] is None or held(k, cache, store)[0] < need[k]]
     rest_s = sum(r["seconds_to_cap"] if need[r["key"]] is None else r["seconds"] for r in rest) / max(args.workers, 1)

@@ -32,8 +32,8 @@ def encode(value, arrays: dict) -> dict:
             if not isinstance(k, int | str):
                 raise TypeError(f"state: a dict key of type {type(k).__name__} cannot be stored")
         return {"dict": [[k, encode(v, arrays)] for k, v in value.items()]}
-    if isinstance(value, list | tuple):
-        return {type(value).__name__: [encode(v, arrays) for v in value]}
+    if isinstance(value, list | tuple):  # a subclass (torch.Size, a namedtuple) is kept as its base
+        return {"tuple" if isinstance(value, tuple) else "list": [encode(v, arrays) for v in value]}
     if isinstance(value, SCALARS):
         return {"value": value}
     raise TypeError(f"state: a value of type {type(value).__name__} cannot be stored")

@@ -83,8 +83,12 @@ def write(traj: Trajectory, spec_fields: dict, made: dict, dest: Path, unfinishe
     (tmp / "metrics.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     if unfinished:
         state_io.save(traj.state, tmp)
-    shutil.rmtree(dest, ignore_errors=True)
+    old = dest.with_name(dest.name + ".old")  # a kill between the two renames leaves the old copy aside
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
     tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read(path: Path) -> tuple[Trajectory, dict]:
@@ -101,7 +105,7 @@ def manifest(store: Path = STORE) -> dict:
     """{key: {fingerprint, step, unfinished, files: {name: sha256}}} of every stored run."""
     out = {}
     for path in sorted((store / "runs").iterdir()) if (store / "runs").is_dir() else ():
-        if path.is_dir() and (path / "layers.npz").exists():
+        if "." not in path.name and path.is_dir() and (path / "layers.npz").exists():  # not a .tmp or .old
             made = json.loads((path / "provenance.json").read_text())
             step = json.loads((path / "metrics.json").read_text())["step"]
             unfinished = (path / CHECKPOINT[0]).exists()
@@ -159,6 +163,8 @@ def restore(run_cache: Path, store: Path = STORE) -> list[str]:
     for key, entry in stored(store).items():
         src, dest = store / "runs" / key, Path(run_cache) / "runs" / key
         if not entry.get("unfinished") or entry.get("fingerprint") != fingerprint():
+            continue
+        if not all((src / f).exists() for f in CHECKPOINT):  # a kill mid-export: the manifest is behind
             continue
         here = dest / "metrics.json"
         if here.exists() and json.loads(here.read_text())["step"] >= entry["step"]:
@@ -223,7 +229,7 @@ def verify(datasets, count: int, work: Path, store: Path = STORE) -> list[str]:
     that say what differs."""
     found = []  # (training seconds, step, path): the cheapest runs first
     for path in sorted((store / "runs").iterdir()):
-        if (path / "layers.npz").exists() and not (path / CHECKPOINT[0]).exists():  # finished runs
+        if "." not in path.name and (path / "layers.npz").exists() and not (path / CHECKPOINT[0]).exists():
             m = json.loads((path / "metrics.json").read_text())
             found.append((sum(sg.get("seconds") or 0 for sg in m.get("segments", [])), m["step"], path))
     out, cache = [], RunCache(work, datasets, "cpu", progress=None)
