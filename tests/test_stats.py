@@ -206,3 +206,15 @@ def test_the_difference_against_shared_runs_covers(model, high):
         lo, hi = shared_experiment(rng, model).interval
         hits += lo <= target <= hi
     assert 0.93 <= hits / EXPERIMENTS <= high, f"{model}: covers {hits / EXPERIMENTS:.3f}"
+
+
+def test_the_difference_of_two_groups_covers_its_truth_95_in_100():
+    """Welch's interval of mean(b) - mean(a), simulated: 3 and 10 runs a group, unequal spreads."""
+    rng = np.random.default_rng(0)
+    for na, nb in ((3, 3), (10, 10), (3, 10)):
+        hits = 0
+        for _ in range(2000):
+            e = stats.difference(rng.normal(0.9, 0.01, na), rng.normal(0.92, 0.03, nb))
+            hits += e.interval[0] <= 0.02 <= e.interval[1]
+        assert 0.93 <= hits / 2000 <= 0.975, (na, nb, hits / 2000)
+    assert stats.difference([0.9, 0.91], [0.9]).interval is None  # too few runs: no interval

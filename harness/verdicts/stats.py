@@ -205,6 +205,18 @@ def between_values(h, units: tuple[str, str] = ("a", "b"), correlation: bool = T
     return _make(centre, se, df, groups, h, "jackknife over runs (pairs across two groups)", correlation)
 
 
+def difference(a, b, units: tuple[str, str] = ("a", "b")) -> Estimate:
+    """mean(b) - mean(a) of one value per run in each of two independent groups (raw values),
+    with Welch's t interval (Welch-Satterthwaite degrees of freedom)."""
+    x, y = _finite(a).ravel(), _finite(b).ravel()
+    se = df = None
+    if len(x) >= 2 and len(y) >= 2:
+        se, df = _welch([(float(np.var(x, ddof=1)) / len(x), len(x)), (float(np.var(y, ddof=1)) / len(y), len(y))])
+    groups = [(units[0], len(x)), (units[1], len(y))]
+    values = np.concatenate([y, -x])
+    return _make(float(y.mean() - x.mean()), se, df, groups, values, "Welch t over runs (two groups' means)", False)
+
+
 def difference_sharing_columns(ha, hb, units: tuple[str, str, str] = ("a", "b", "shared")) -> Estimate:
     """mean(ha) - mean(hb) of two matrices of pair values whose columns are the same runs (two
     conditions each paired with one shared group, e.g. App. D.1's energy-label runs of two
