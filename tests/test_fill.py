@@ -99,3 +99,14 @@ def test_a_copy_of_other_training_code_is_not_counted_and_both_copies_evaluation
     assert held("r", cache, store) == (4000, {3000: {"train_acc": 0.99}, 4000: {"train_acc": 0.995}})
     (store / "runs" / "r" / "provenance.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
     assert held("r", cache, store) == (3000, {3000: {"train_acc": 0.99}})
+
+
+def test_no_job_starts_once_fill_is_stopped_or_its_budget_spent(tmp_path, monkeypatch):
+    import time
+
+    from harness.training import fill
+
+    run = {"run": "a", "steps": 10, "spec": {}, "asked": []}
+    assert fill.train_one(run, tmp_path, deadline=time.time() - 1).startswith("not started")
+    monkeypatch.setattr(fill, "STOPPED", [15])
+    assert fill.train_one(run, tmp_path, deadline=time.time() + 60).startswith("not started")

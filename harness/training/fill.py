@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,13 +80,30 @@ def _job(run_cache: str, spec: dict, stops: list[int]) -> None:
         raise done["error"]
 
 
+LIVE: set = set()  # the job processes training now (stopped with fill: ``_stop``)
+STOPPED: list = []  # set by ``_stop``: no job starts after it
+
+
+def _stop(signum, frame) -> None:
+    """fill killed (SIGTERM, SIGINT): its jobs are killed with it, each run keeping its last
+    checkpoint, instead of training on as orphans."""
+    STOPPED.append(signum)
+    for job in list(LIVE):
+        job.kill()
+    raise SystemExit(128 + signum)
+
+
 def train_one(run: dict, run_cache: Path, deadline: float) -> str:
     """Train (or continue) one planned run in its own process until ``deadline``; a run past
     it is stopped and keeps its last checkpoint."""
     stops = sorted({*run.get("asked", []), run["steps"]})
+    if STOPPED or time.time() >= deadline:
+        return f"not started (the budget is spent, or fill was stopped): {run['run']}"
     job = multiprocessing.get_context("spawn").Process(target=_job, args=(str(run_cache), run["spec"], stops))
     job.start()
+    LIVE.add(job)
     job.join(max(deadline - time.time(), 1))
+    LIVE.discard(job)
     if job.is_alive():
         job.kill()
         job.join()
@@ -165,6 +183,8 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     deadline, cache, store = time.time() + budget, Path(args.run_cache).resolve(), Path(args.store).resolve()
     back = restore(cache, store)  # unfinished stored runs continue here
     if back:
