@@ -111,20 +111,24 @@ def train_one(run: dict, run_cache: Path, deadline: float) -> str:
     return f"{'trained' if job.exitcode == 0 else f'failed ({job.exitcode})'}: {run['run']}"
 
 
+def _copy(folder: Path) -> tuple[int, dict]:
+    """(step, {stop: evaluation}) of one copy of a run (in a run cache or the store) trained by
+    today's training code; (0, {}) where there is none."""
+    try:
+        made = json.loads((folder / "provenance.json").read_text())
+        d = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return 0, {}
+    if made.get("fingerprint") != fingerprint():
+        return 0, {}
+    return d["step"], {int(k): v for k, v in d["evals"].items()}
+
+
 def held(key: str, cache: Path, store: Path) -> tuple[int, dict]:
     """(step, {stop: evaluation}) of a run as far as the run cache and the store hold it by
-    today's training code (a copy trained by other code is not counted): the further step, and
-    the evaluations of both copies."""
-    step, evals = 0, {}
-    for where in (store / "runs" / key, cache / "runs" / key):
-        try:
-            made = json.loads((where / "provenance.json").read_text())
-            d = json.loads((where / "metrics.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if made.get("fingerprint") == fingerprint():
-            step, evals = max(step, d["step"]), {**evals, **{int(k): v for k, v in d["evals"].items()}}
-    return step, evals
+    today's training code (``_copy``): the further step, and the evaluations of both copies."""
+    (a, ea), (b, eb) = _copy(store / "runs" / key), _copy(cache / "runs" / key)
+    return max(a, b), {**ea, **eb}
 
 
 def judged_at(group: dict, cache: Path, store: Path) -> int | None:
@@ -208,9 +212,8 @@ def main(argv=None) -> int:
         n = judged_at(g, cache, store)
         for k in g["runs"]:
             need[k] = None if n is None or need[k] is None else max(need[k], n)
-    nowhere = Path("/nonexistent")
-    here, kept = {k: held(k, cache, nowhere)[0] for k in rows}, {k: held(k, nowhere, store)[0] for k in rows}
-    have = stored(store)
+    here = {k: _copy(cache / "runs" / k)[0] for k in rows}
+    kept = {k: _copy(store / "runs" / k)[0] for k in rows}
     ahead = {k for k in rows if here[k] > kept[k] or (have.get(k, {}).get("unfinished") and here[k] >= kept[k] > 0)}
     done = [k for k in ahead if need[k] is not None and here[k] >= need[k]]
     unfinished = [k for k in ahead if k not in done]
