@@ -263,6 +263,21 @@ def test_report_passes_its_options_through(tmp_path, capsys):
     assert "no claims" in capsys.readouterr().out
 
 
+def test_the_store_commands_are_firstlayer_commands(tmp_path, capsys):
+    """``firstlayer fill|store|rejudge ARGS`` is ``python -m harness.training.fill ARGS`` (and so
+    on), named as ``firstlayer``'s own in its usage; bad input is one line and status 2."""
+    with pytest.raises(SystemExit) as done:
+        main(["fill", "--help"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("usage: firstlayer fill ")
+    assert main(["fill", "--scale", "cpu", "--budget", "soon", "--run-cache", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as done:
+        main(["store", "verify", "--help"])
+    assert done.value.code == 0 and "usage: firstlayer store verify" in capsys.readouterr().out
+    assert main(["rejudge", str(tmp_path / "out"), "--reports", str(tmp_path)]) == 1
+    assert "judged from the run store" in capsys.readouterr().err
+
+
 def test_a_frozen_run_and_a_given_init_keep_their_meaning(tmp_path, data_root, pca3):
     """A run whose layer never moved is profiled as W; --init never replaces a run's own W_init."""
     cache = RunCache(tmp_path / "cache", Datasets(data_root, tmp_path / "cache"), progress=False)

@@ -218,3 +218,6 @@ def test_the_difference_of_two_groups_covers_its_truth_95_in_100():
             hits += e.interval[0] <= 0.02 <= e.interval[1]
         assert 0.93 <= hits / 2000 <= 0.975, (na, nb, hits / 2000)
     assert stats.difference([0.9, 0.91], [0.9]).interval is None  # too few runs: no interval
+    # two groups' means, not pairs across them: the groups' counts are joined by "and"
+    assert stats.difference([0.9] * 3, [0.91] * 4, ("exact", "copy")).units() == "3 exact and 4 copy runs"
+    assert stats.between(np.eye(3), np.eye(3), lambda a, b: 1.0, ("a", "b")).units() == "3 a x 3 b runs"

@@ -1,7 +1,11 @@
 """The ``firstlayer`` command: ``firstlayer inspect`` (the paper's analysis of any model's first
-layer, ``harness.cli.inspect``) and ``firstlayer report`` (``harness.report``'s CLI).
+layer, ``harness.cli.inspect``), and the run store's and report's own commands under one name:
 
     firstlayer inspect SOURCE [SOURCE ...] --data DATASET [--json] [--out DIR]
+    firstlayer fill --scale S --budget 2h --run-cache DIR [-n 2]   (harness.training.fill)
+    firstlayer store {export,verify} ...                           (harness.training.store)
+    firstlayer rejudge reports/ci                                  (harness.report.rejudge)
+    firstlayer report ...                                          (harness.report)
 
 Exit status: 0 on success, 2 on bad input (one line on stderr).
 """
@@ -23,6 +27,9 @@ from harness.data.copies import DatasetNotFound, default_root, torchvision_misma
 from harness.data.door import Datasets
 from harness.data.images import Images, subset
 from harness.report.__main__ import main as report
+from harness.report.rejudge import main as rejudge
+from harness.training.fill import main as fill
+from harness.training.store import main as store
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 EPILOG = """sources:
@@ -37,6 +44,14 @@ EPILOG = """sources:
 example:
   firstlayer inspect torchvision:resnet18 --data tiny-imagenet-10 --normalise imagenet
 """
+
+
+FORWARDED = {  # firstlayer NAME ARGS: the module's own command line
+    "fill": (fill, "train a scale's missing runs into the run store within a time budget (harness.training.fill)"),
+    "store": (store, "store the runs a report read, or retrain stored runs and compare (harness.training.store)"),
+    "rejudge": (rejudge, "judge every stored report again from the store and compare (harness.report.rejudge)"),
+    "report": (report, "render or compare reports (python -m harness.report)"),
+}
 
 
 def count(text: str) -> int:
@@ -120,8 +135,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true", help="write no figures")
     p.add_argument("--json", action="store_true", help="print the JSON result to stdout instead of the summary")
-    r = sub.add_parser("report", help="render or compare reports (python -m harness.report)", add_help=False)
-    r.add_argument("args", nargs=argparse.REMAINDER)
+    for name, (_, say) in FORWARDED.items():  # every option is the command's own
+        sub.add_parser(name, help=say, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return ap
 
 
@@ -195,8 +210,9 @@ def run_inspect(args) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["report"]:  # every option is the report's own
-        return report(argv[1:])
+    if argv[:1] and argv[0] in FORWARDED:
+        command = FORWARDED[argv[0]][0]
+        return command(argv[1:]) if command is report else command(argv[1:], prog=f"firstlayer {argv[0]}")
     args = parser().parse_args(argv)
     mismatch = torchvision_mismatch()
     if mismatch:

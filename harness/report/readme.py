@@ -28,7 +28,7 @@ from harness.report import bars, scorecard
 from harness.report.words import failed_on, fmt_measured, num
 
 ROOT = Path(__file__).resolve().parents[2]
-JUDGED = ("cpu", "cpu-datasets", "cpu-binary", "cpu-depth", "cpu-appendix")  # reports/<scale>/, cpu first
+JUDGED = ("cpu", "cpu-datasets", "cpu-binary", "cpu-depth", "cpu-appendix", "cpu-copy")  # reports/<scale>/, cpu first
 REFERENCE = "converged"  # judged under earlier rules (reports/README.md): its values only
 START = "<!-- result-table: made by `python -m harness.report.readme` from reports/*/results.json -->"
 END = "<!-- /result-table -->"
@@ -124,7 +124,8 @@ def made_by(name: str, results: dict) -> str:
         if not runs.get("read"):
             how = f"cold in {wall}"
         elif not runs.get("trained"):
-            how = f"judged in {wall} from {runs['read']} cached runs"
+            held = "stored runs (reports/runs)" if "store" in runs else "cached runs"
+            how = f"judged in {wall} from {runs['read']} {held}"
         else:
             how = f"{runs['trained']} runs trained and {runs['read']} read from the cache in {wall}"
         bits.append(f"{how} (`{meta.get('command', 'pytest claims/')}`)")

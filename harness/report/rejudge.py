@@ -61,8 +61,8 @@ def command(meta: dict, out: Path, workers: int) -> list[str]:
             "-n", str(workers), "--report-dir", str(out), *keep]  # fmt: skip
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.report.rejudge", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog: str = "python -m harness.report.rejudge") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="folder for the re-judged reports (one sub-folder a report)")
     ap.add_argument("--reports", default=str(ROOT / "reports"), help="where the committed reports are")
     ap.add_argument("-n", dest="workers", type=int, default=2, help="pytest-xdist workers")

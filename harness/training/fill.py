@@ -173,8 +173,8 @@ def converge(groups: list, rows: dict, cache: Path, store: Path, deadline: float
     return said
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.training.fill", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog: str = "python -m harness.training.fill") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", required=True, help="the scale whose runs to train (fixtures/scales.toml)")
     ap.add_argument("--budget", required=True, help="wall time to train for: 2h, 90m, 1h30m")
     ap.add_argument("--run-cache", required=True, help="the run cache to train into (kept between machines)")

@@ -249,8 +249,8 @@ def verify(datasets, count: int, work: Path, store: Path = STORE) -> list[str]:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.training.store", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog: str = "python -m harness.training.store") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
     ex = sub.add_parser("export", help="copy the runs a report read from a run cache into the store")
     ex.add_argument("--run-cache", required=True, help="the run cache that trained them")

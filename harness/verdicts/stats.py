@@ -67,6 +67,7 @@ class Estimate:
     se: float | None = None
     df: float | None = None
     noun: str = "runs"
+    join: str = " x "  # between the groups' counts: " x " where it rests on pairs across them, " and " where not
 
     @property
     def exact(self) -> bool:
@@ -83,11 +84,12 @@ class Estimate:
         return min(n for _, n in self.groups)
 
     def units(self) -> str:
-        """The units it rests on, in words: "3 true x 3 random runs", "10 banks"."""
+        """The units it rests on, in words: "3 true x 3 random runs" (pairs across the groups),
+        "10 exact-trained and 10 copy-trained runs" (two groups' means), "10 banks"."""
         if self.exact:
             return ""
         noun = self.noun.removesuffix("s") if [n for _, n in self.groups] == [1] else self.noun
-        return " x ".join(f"{n} {name}".strip() for name, n in self.groups) + f" {noun}"
+        return self.join.join(f"{n} {name}".strip() for name, n in self.groups) + f" {noun}"
 
     def text(self) -> str:
         v = f"{self.value:.3f}"
@@ -114,7 +116,7 @@ def _back(x, correlation: bool) -> float:
     return float(np.tanh(x)) if correlation else float(x)
 
 
-def _make(centre, se, df, groups, values, method, correlation, noun="runs") -> Estimate:
+def _make(centre, se, df, groups, values, method, correlation, noun="runs", join=" x ") -> Estimate:
     """The estimate with centre ± t(df) se on the analysis scale, mapped back; no interval
     with too few units."""
     few = min(n for _, n in groups) < MIN_RUNS
@@ -132,6 +134,7 @@ def _make(centre, se, df, groups, values, method, correlation, noun="runs") -> E
         None if few else se,
         None if few else df,
         noun,
+        join,
     )
 
 
@@ -214,7 +217,8 @@ def difference(a, b, units: tuple[str, str] = ("a", "b")) -> Estimate:
         se, df = _welch([(float(np.var(x, ddof=1)) / len(x), len(x)), (float(np.var(y, ddof=1)) / len(y), len(y))])
     groups = [(units[0], len(x)), (units[1], len(y))]
     values = np.concatenate([y, -x])
-    return _make(float(y.mean() - x.mean()), se, df, groups, values, "Welch t over runs (two groups' means)", False)
+    method = "Welch t over runs (two groups' means)"
+    return _make(float(y.mean() - x.mean()), se, df, groups, values, method, False, join=" and ")
 
 
 def difference_sharing_columns(ha, hb, units: tuple[str, str, str] = ("a", "b", "shared")) -> Estimate:
