@@ -218,10 +218,10 @@ class ReportPlugin:
         counts = Counter(r["verdict"] for r in self.rows.values())
         tr.write_sep("=", "firstlayer")
         tr.write_line("verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS))
-        trained = self.runs["trained"]
+        trained, held = self.runs["trained"], "the run store" if "store" in self.runs else "the run cache"
         tr.write_line(
             f"runs: {len({t['key'] for t in trained})} trained ({sum(t['seconds'] for t in trained) / 60:.1f} min), "
-            f"{len(self.runs['read'] - {t['key'] for t in trained})} read from the run cache"
+            f"{len(self.runs['read'] - {t['key'] for t in trained})} read from {held}"
         )
         for t in sorted(trained, key=lambda t: -t["seconds"])[:5]:
             tr.write_line(f"  {t['seconds']:7.1f} s  {t['label']} (steps {t['from']}-{t['to']})")
