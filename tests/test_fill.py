@@ -64,7 +64,7 @@ def _metrics(root, key, step, accs):
 
 
 def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_path):
-    """As the session's stop rule: the first stop at which every run is evaluated and every
+    """As a pytest run's stop rule: the first stop at which every run is evaluated and every
     random-label run has train accuracy >= the premise; the cap if none; open while a stop is
     not yet evaluated on some run. The run cache and the store are read together."""
     from harness.training.fill import judged_at
@@ -83,6 +83,23 @@ def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_p
     _metrics(cache, "r1", 28, {20: 0.995, 24: 0.992, 28: 0.97})
     _metrics(cache, "t", 28, {20: 1.0, 24: 1.0, 28: 1.0})
     assert judged_at(group, cache, store) == 28  # the cap: judged there though nothing memorised
+
+
+def test_one_stop_rule_for_pytest_and_fill():
+    """``stop_rule``: the first ready stop, else the last; None while a stop before the deciding
+    one is not known; what lies beyond the deciding stop is never asked."""
+    from harness.training.cache import stop_rule
+
+    asked = []
+
+    def answers(*got):
+        return lambda n: asked.append(n) or dict(zip((20, 24, 28)[: len(got)], got, strict=True))[n]
+
+    assert stop_rule((20, 24, 28), answers(False, True, None)) == 24 and asked == [20, 24]
+    assert stop_rule((20, 24, 28), answers(False, False, False)) == 28  # the cap
+    assert stop_rule((20, 24, 28), answers(False, None, True)) is None  # 24 not evaluated yet
+    with pytest.raises(ValueError, match="no stops"):
+        stop_rule((), answers())
 
 
 def test_a_copy_of_other_training_code_is_not_counted_and_both_copies_evaluations_are_read(tmp_path):

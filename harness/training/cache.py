@@ -247,15 +247,16 @@ class RunCache:
                 self.trained += result.get("trained", [])
 
     def converge(self, specs, stops, ready, skip=()) -> int:
-        """The stop rule: the first step n of ``stops`` (ascending) at which ``ready(runs)``
-        holds for the runs of ``specs`` at n, else the last stop. Every spec is trained on from
-        stop to stop (``prefill``: continued, shared by processes), never past the stop judged."""
-        for n in stops:
+        """The stop rule (``stop_rule``) for the runs of ``specs``: ``ready(runs)`` asked at each
+        stop after every spec is trained on to it (``prefill``: continued, shared by
+        processes), never past the stop judged."""
+
+        def ready_at(n: int) -> bool:
             at = [replace(s, steps=n) for s in specs]
             self.prefill(at, skip)
-            if n == stops[-1] or ready([self.get(s) for s in at]):
-                return n
-        raise ValueError("converge: no stops")
+            return ready([self.get(s) for s in at])
+
+        return stop_rule(stops, ready_at)
 
     def _train(self, spec: RunSpec, stops: set) -> Run:
         """Under the run's lock: continue the cached trajectory to ``max(stops)``, or train it
@@ -314,6 +315,23 @@ class RunCache:
         os.replace(tmp, path / "trajectory.pt")
         summary = {"step": traj.step, "evals": traj.evals, "segments": traj.segments, "history": traj.history}
         _write(path / "metrics.json", json.dumps(summary, indent=1))
+
+
+def stop_rule(stops, ready_at) -> int | None:
+    """The stop rule's step (issue 12): the first n of ``stops`` (ascending) at which
+    ``ready_at(n)`` is true, else the last stop; None where ``ready_at`` answers None (not known
+    yet: a stop not evaluated) before a stop decides. One rule for a pytest run, which trains to
+    each stop before it asks (``RunCache.converge``), and for ``fill``, which asks what the run
+    cache and the store hold (``fill.judged_at``)."""
+    if not stops:
+        raise ValueError("stop_rule: no stops")
+    for n in stops:
+        ready = ready_at(n)
+        if ready is None:
+            return None
+        if ready or n == stops[-1]:
+            return n
+    return None
 
 
 def _trajectory_json(spec: RunSpec) -> dict:

@@ -6,7 +6,7 @@ It plans the scale's runs (``pytest claims/ --plan``), trains the missing ones i
 (unfinished runs first, continued from their last checkpoint; then the longest first), never
 starts a run that cannot reach its next checkpoint in the time left, stops every run at the
 budget (a killed run keeps its last checkpoint: nothing is lost), trains the stop rule's groups on
-from stop to stop as a session would (``converge``), stores the finished runs and the unfinished
+from stop to stop as a pytest run would (``converge``), stores the finished runs and the unfinished
 ones with their checkpoints (``harness.training.store.export``), and says what remains and how
 long it will take at the rate the plan measured. Commit ``reports/runs``: the next machine
 continues the unfinished runs from the store (``harness.training.store.restore``).
@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from harness.data.copies import default_root
+from harness.training.cache import stop_rule
 from harness.training.fingerprint import fingerprint
 from harness.training.launch import train_job
 from harness.training.store import ROOT, STORE, export, restore, stored
@@ -132,20 +133,22 @@ def held(key: str, cache: Path, store: Path) -> tuple[int, dict]:
 
 
 def judged_at(group: dict, cache: Path, store: Path) -> int | None:
-    """The stop-rule step of a plan's ``stop_rule`` group as far as it is trained: the first stop at
-    which every run is evaluated and every random-label run has memorised (its ``min_train_acc``),
-    or the last stop; None while no stop decides it yet."""
+    """The stop-rule step (``stop_rule``) of a plan's ``stop_rule`` group as far as it is
+    trained: ready at a stop where every random-label run has memorised (train accuracy >= the
+    group's ``min_train_acc``, the premise ``checks.memorised`` reads); not known at a stop some
+    run is not evaluated at; None while no stop decides it yet."""
     evals = {k: held(k, cache, store)[1] for k in group["runs"]}
-    for n in group["stops"]:
+
+    def ready_at(n: int) -> bool | None:
         if any(n not in e for e in evals.values()):
             return None
-        if n == group["stops"][-1] or all(evals[k][n]["train_acc"] >= group["min_train_acc"] for k in group["random"]):
-            return n
-    return None
+        return all(evals[k][n]["train_acc"] >= group["min_train_acc"] for k in group["random"])
+
+    return stop_rule(group["stops"], ready_at)
 
 
 def converge(groups: list, rows: dict, cache: Path, store: Path, deadline: float, pool) -> list[str]:
-    """Train each stop-rule group on from stop to stop, as the session's stop rule would, until it
+    """Train each stop-rule group on from stop to stop, as a pytest run's stop rule would, until it
     is decided or the budget ends; a stretch is started only if it reaches a checkpoint in time
     (at the plan's rate), and every stop up to it is evaluated on the way (a run the store holds
     finished, without its state, is trained again from step 0)."""
