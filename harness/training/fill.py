@@ -75,8 +75,9 @@ def plan(scale: str, run_cache: Path, select: str | None) -> dict:
 
 def _job(run_cache: str, spec: dict, stops: list[int]) -> None:
     """The launcher's job (``harness.training.launch.train_job``: one thread, the cache's
-    checkpoints), its error raised so that the process exits non-zero."""
-    done = train_job(run_cache, str(default_root()), "cpu", spec, stops, 1, CHECKPOINT)
+    checkpoints, the run cache's decode cache: a split is decoded once, not once a job), its
+    error raised so that the process exits non-zero."""
+    done = train_job(run_cache, str(default_root()), "cpu", spec, stops, 1, CHECKPOINT, run_cache)
     if "error" in done:
         raise done["error"]
 

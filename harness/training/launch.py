@@ -30,14 +30,18 @@ from harness.training.cache import RunCache
 from harness.training.spec import RunSpec
 
 
-def train_job(root: str, data_root: str, device: str, spec: dict, stops: list[int], threads: int, every: int) -> dict:
+def train_job(
+    root: str, data_root: str, device: str, spec: dict, stops: list[int], threads: int, every: int, decoded=None
+) -> dict:
     """One job: train ``spec``'s trajectory to ``max(stops)`` in the shared cache at ``root``.
-    The error of a failed training is returned, not raised, so its type reaches the session."""
+    The error of a failed training is returned, not raised, so its type reaches the session.
+    ``decoded``: a folder for the decode cache where the jobs share one machine (``fill``);
+    None (a cluster's jobs) decodes in the job, taking no lock on a shared filesystem."""
     import torch
 
     torch.set_num_threads(threads)
     device = "cuda" if device.startswith("cuda") else device  # the job's own GPU
-    cache = RunCache(root, Datasets(data_root), device, checkpoint_every=every)  # decoded here: no shared lock
+    cache = RunCache(root, Datasets(data_root, decoded), device, checkpoint_every=every)
     run = RunSpec.from_json(spec)
     try:
         cache._train(run, set(stops))
