@@ -65,6 +65,19 @@ def test_load_split_corrupt_cache_is_redecoded(tmp_path, write_tree):
     assert torch.equal(again.pixels, first.pixels)
 
 
+def test_a_decode_killed_while_writing_leaves_nothing_behind(tmp_path, write_tree):
+    """A job killed while it writes the decode cache (fill stops its jobs at the budget) leaves
+    a temporary file; the next decoder of that split removes it under the lock."""
+    write_tree(tmp_path / "toy", splits=("train",))
+    cache = tmp_path / "c"
+    door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    (file,) = (cache / "data").glob("*.pt")
+    left = file.with_suffix(".tmp12345")
+    left.write_bytes(b"half a split")
+    door.load_split("toy", "train", root=tmp_path, cache_dir=cache)
+    assert not left.exists() and file.exists()
+
+
 def test_load_split_test_falls_back_to_val(tmp_path, write_tree):
     written = write_tree(tmp_path / "toy", splits=("train", "val"), seed=1)
     im = door.load_split("toy", "test", root=tmp_path)

@@ -86,20 +86,25 @@ def test_a_stop_rule_group_is_decided_where_every_random_net_has_memorised(tmp_p
 
 
 def test_one_stop_rule_for_pytest_and_fill():
-    """``stop_rule``: the first ready stop, else the last; None while a stop before the deciding
-    one is not known; what lies beyond the deciding stop is never asked."""
+    """``stop_rule``: the first ready stop, else the last (where ready is not asked); None
+    while a stop before the deciding one is not reached; nothing beyond the deciding stop is
+    asked."""
     from harness.training.cache import stop_rule
 
     asked = []
 
-    def answers(*got):
-        return lambda n: asked.append(n) or dict(zip((20, 24, 28)[: len(got)], got, strict=True))[n]
+    def reached(*stops):
+        return lambda n: asked.append(n) or n in stops
 
-    assert stop_rule((20, 24, 28), answers(False, True, None)) == 24 and asked == [20, 24]
-    assert stop_rule((20, 24, 28), answers(False, False, False)) == 28  # the cap
-    assert stop_rule((20, 24, 28), answers(False, None, True)) is None  # 24 not evaluated yet
+    def ready(*stops):
+        return lambda n: asked.append(-n) or n in stops
+
+    assert stop_rule((20, 24, 28), reached(20, 24, 28), ready(24)) == 24 and asked == [20, -20, 24, -24]
+    asked.clear()
+    assert stop_rule((20, 24, 28), reached(20, 24, 28), ready()) == 28 and -28 not in asked  # the cap
+    assert stop_rule((20, 24, 28), reached(20), ready(28)) is None  # 24 not evaluated yet
     with pytest.raises(ValueError, match="no stops"):
-        stop_rule((), answers())
+        stop_rule((), reached(), ready())
 
 
 def test_a_copy_of_other_training_code_is_not_counted_and_both_copies_evaluations_are_read(tmp_path):

@@ -270,10 +270,14 @@ def test_the_store_commands_are_firstlayer_commands(tmp_path, capsys):
         main(["fill", "--help"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("usage: firstlayer fill ")
     assert main(["fill", "--scale", "cpu", "--budget", "soon", "--run-cache", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("firstlayer fill: error: ") and err.count("\n") == 1
     with pytest.raises(SystemExit) as done:
         main(["store", "verify", "--help"])
     assert done.value.code == 0 and "usage: firstlayer store verify" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--help"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("usage: firstlayer report ")
     assert main(["rejudge", str(tmp_path / "out"), "--reports", str(tmp_path)]) == 1
     assert "judged from the run store" in capsys.readouterr().err
 

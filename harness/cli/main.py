@@ -211,8 +211,7 @@ def run_inspect(args) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in FORWARDED:
-        command = FORWARDED[argv[0]][0]
-        return command(argv[1:]) if command is report else command(argv[1:], prog=f"firstlayer {argv[0]}")
+        return FORWARDED[argv[0]][0](argv[1:], prog=f"firstlayer {argv[0]}")
     args = parser().parse_args(argv)
     mismatch = torchvision_mismatch()
     if mismatch:

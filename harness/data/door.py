@@ -90,6 +90,8 @@ def _decode_cached(where: str, split: str, load, cache_dir) -> Images | None:
     cache.mkdir(parents=True, exist_ok=True)
     file = cache / f"{hashlib.sha256(f'{where}|{split}'.encode()).hexdigest()[:16]}.pt"
     with FileLock(str(file) + ".lock"):
+        for left in cache.glob(f"{file.stem}.tmp*"):  # a decoder killed while writing (under the lock: none live)
+            left.unlink(missing_ok=True)
         if file.exists():
             try:
                 blob = torch.load(file, weights_only=False)

@@ -12,8 +12,8 @@ import pandas as pd
 from harness.report.build import InputError, build, compare, load, problems, resolve
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.split("\n")[0])
+def main(argv=None, prog: str = "python -m harness.report") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     ap.add_argument("--results", default="reports/latest/results.json", help="results.json to render")
     ap.add_argument("--out", default=None, help="folder to write the report into (default: the results' folder)")
     ap.add_argument("--history", default="reports/history.csv", help="the history of full runs")

@@ -247,16 +247,15 @@ class RunCache:
                 self.trained += result.get("trained", [])
 
     def converge(self, specs, stops, ready, skip=()) -> int:
-        """The stop rule (``stop_rule``) for the runs of ``specs``: ``ready(runs)`` asked at each
-        stop after every spec is trained on to it (``prefill``: continued, shared by
-        processes), never past the stop judged."""
+        """The stop rule (``stop_rule``) for the runs of ``specs``: every spec is trained on to
+        each stop (``prefill``: continued, shared by processes), never past the stop judged, and
+        ``ready(runs)`` asked there (not at the last stop, which is judged whatever it says)."""
 
-        def ready_at(n: int) -> bool:
-            at = [replace(s, steps=n) for s in specs]
-            self.prefill(at, skip)
-            return ready([self.get(s) for s in at])
+        def reached(n: int) -> bool:
+            self.prefill([replace(s, steps=n) for s in specs], skip)
+            return True
 
-        return stop_rule(stops, ready_at)
+        return stop_rule(stops, reached, lambda n: bool(ready([self.get(replace(s, steps=n)) for s in specs])))
 
     def _train(self, spec: RunSpec, stops: set) -> Run:
         """Under the run's lock: continue the cached trajectory to ``max(stops)``, or train it
@@ -317,19 +316,18 @@ class RunCache:
         _write(path / "metrics.json", json.dumps(summary, indent=1))
 
 
-def stop_rule(stops, ready_at) -> int | None:
+def stop_rule(stops, reached, ready) -> int | None:
     """The stop rule's step (issue 12): the first n of ``stops`` (ascending) at which
-    ``ready_at(n)`` is true, else the last stop; None where ``ready_at`` answers None (not known
-    yet: a stop not evaluated) before a stop decides. One rule for a pytest run, which trains to
-    each stop before it asks (``RunCache.converge``), and for ``fill``, which asks what the run
-    cache and the store hold (``fill.judged_at``)."""
+    ``ready(n)``, else the last stop (where ``ready`` is not asked); None where a stop before
+    the deciding one is not ``reached(n)`` (its runs not evaluated there). One rule for a pytest
+    run, whose ``reached`` trains the runs to each stop (``RunCache.converge``), and for
+    ``fill``, whose ``reached`` reads what the run cache and the store hold (``fill.judged_at``)."""
     if not stops:
         raise ValueError("stop_rule: no stops")
     for n in stops:
-        ready = ready_at(n)
-        if ready is None:
+        if not reached(n):
             return None
-        if ready or n == stops[-1]:
+        if n == stops[-1] or ready(n):
             return n
     return None
 

@@ -135,17 +135,15 @@ def held(key: str, cache: Path, store: Path) -> tuple[int, dict]:
 
 def judged_at(group: dict, cache: Path, store: Path) -> int | None:
     """The stop-rule step (``stop_rule``) of a plan's ``stop_rule`` group as far as it is
-    trained: ready at a stop where every random-label run has memorised (train accuracy >= the
-    group's ``min_train_acc``, the premise ``checks.memorised`` reads); not known at a stop some
-    run is not evaluated at; None while no stop decides it yet."""
+    trained: a stop is reached where every run is evaluated, and ready where every random-label
+    run has memorised (train accuracy >= the group's ``min_train_acc``, the premise
+    ``checks.memorised`` reads); None while no stop decides it yet."""
     evals = {k: held(k, cache, store)[1] for k in group["runs"]}
-
-    def ready_at(n: int) -> bool | None:
-        if any(n not in e for e in evals.values()):
-            return None
-        return all(evals[k][n]["train_acc"] >= group["min_train_acc"] for k in group["random"])
-
-    return stop_rule(group["stops"], ready_at)
+    return stop_rule(
+        group["stops"],
+        lambda n: all(n in e for e in evals.values()),
+        lambda n: all(evals[k][n]["train_acc"] >= group["min_train_acc"] for k in group["random"]),
+    )
 
 
 def converge(groups: list, rows: dict, cache: Path, store: Path, deadline: float, pool) -> list[str]:
@@ -189,7 +187,7 @@ def main(argv=None, prog: str = "python -m harness.training.fill") -> int:
     try:
         budget = budget_seconds(args.budget)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

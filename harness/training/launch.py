@@ -34,7 +34,7 @@ def train_job(
     root: str, data_root: str, device: str, spec: dict, stops: list[int], threads: int, every: int, decoded=None
 ) -> dict:
     """One job: train ``spec``'s trajectory to ``max(stops)`` in the shared cache at ``root``.
-    The error of a failed training is returned, not raised, so its type reaches the session.
+    The error of a failed training is returned, not raised, so its type reaches the caller.
     ``decoded``: a folder for the decode cache where the jobs share one machine (``fill``);
     None (a cluster's jobs) decodes in the job, taking no lock on a shared filesystem."""
     import torch
