@@ -89,7 +89,7 @@ def test_one_stop_rule_for_pytest_and_fill():
     """``stop_rule``: the first ready stop, else the last (where ready is not asked); None
     while a stop before the deciding one is not reached; nothing beyond the deciding stop is
     asked."""
-    from harness.training.cache import stop_rule
+    from harness.training.stoprule import stop_rule
 
     asked = []
 

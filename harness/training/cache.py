@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 from harness.training.fingerprint import fingerprint
 from harness.training.provenance import machine, provenance
 from harness.training.spec import RunSpec
+from harness.training.stoprule import stop_rule
 from harness.training.train import Trajectory, train
 
 
@@ -314,22 +315,6 @@ class RunCache:
         os.replace(tmp, path / "trajectory.pt")
         summary = {"step": traj.step, "evals": traj.evals, "segments": traj.segments, "history": traj.history}
         _write(path / "metrics.json", json.dumps(summary, indent=1))
-
-
-def stop_rule(stops, reached, ready) -> int | None:
-    """The stop rule's step (issue 12): the first n of ``stops`` (ascending) at which
-    ``ready(n)``, else the last stop (where ``ready`` is not asked); None where a stop before
-    the deciding one is not ``reached(n)`` (its runs not evaluated there). One rule for a pytest
-    run, whose ``reached`` trains the runs to each stop (``RunCache.converge``), and for
-    ``fill``, whose ``reached`` reads what the run cache and the store hold (``fill.judged_at``)."""
-    if not stops:
-        raise ValueError("stop_rule: no stops")
-    for n in stops:
-        if not reached(n):
-            return None
-        if n == stops[-1] or ready(n):
-            return n
-    return None
 
 
 def _trajectory_json(spec: RunSpec) -> dict:

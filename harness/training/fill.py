@@ -28,9 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from harness.data.copies import default_root
-from harness.training.cache import stop_rule
 from harness.training.fingerprint import fingerprint
 from harness.training.launch import train_job
+from harness.training.stoprule import stop_rule
 from harness.training.store import ROOT, STORE, export, restore, stored
 
 CHECKPOINT = 500  # steps between a run's checkpoints (RunCache's default)
