@@ -149,6 +149,12 @@ def export(run_cache: Path, keys, store: Path = STORE, unfinished=()) -> list[st
         traj = Trajectory(**blob)
         spec = json.loads((src / "spec.json").read_text())
         made = json.loads((src / "provenance.json").read_text())
+        kept_copy = store / "runs" / key  # the stored copy of the same training code keeps its stops
+        if (kept_copy / "layers.npz").exists():
+            old, old_made = read(kept_copy)
+            if old_made.get("fingerprint") == made.get("fingerprint"):
+                traj.evals = {**old.evals, **traj.evals}
+                traj.weights = {**{n: w for n, w in old.weights.items() if n <= traj.step}, **traj.weights}
         (store / "runs").mkdir(parents=True, exist_ok=True)
         write(traj, spec, made, store / "runs" / key, unfinished=key in unfinished)
     write_manifest(store)
