@@ -161,3 +161,20 @@ def test_a_folder_left_by_a_killed_export_is_not_a_run(tmp_path):
     (tmp_path / "runs" / f"{spec.key}.tmp").mkdir()
     (tmp_path / "runs" / f"{spec.key}.tmp" / "layers.npz").write_bytes(b"half")
     assert set(store.manifest(tmp_path)) == {spec.key}
+
+
+def test_a_run_stored_longer_keeps_the_stored_copys_stops(tmp_path):
+    """A run trained anew past its stored copy (the same training code), with other stops, is
+    stored with the evaluations of both: another scale's reading at the earlier stop survives."""
+    import dataclasses
+
+    spec, traj = _stored(tmp_path / "store")
+    longer = Trajectory(100, {**traj.weights, 100: torch.zeros(64, 3, 3, 3)}, [], {100: {"train_acc": 0.9}}, {}, [])
+    src = tmp_path / "cache" / "runs" / spec.key
+    src.mkdir(parents=True)
+    torch.save(dataclasses.asdict(longer), src / "trajectory.pt")
+    for name in ("spec.json", "provenance.json"):
+        (src / name).write_text((tmp_path / "store" / "runs" / spec.key / name).read_text())
+    assert store.export(tmp_path / "cache", [spec.key], tmp_path / "store") == []
+    back, _ = store.read(tmp_path / "store" / "runs" / spec.key)
+    assert back.step == 100 and sorted(back.evals) == [50, 100] and 50 in back.weights
