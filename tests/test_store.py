@@ -178,3 +178,20 @@ def test_a_run_stored_longer_keeps_the_stored_copys_stops(tmp_path):
     assert store.export(tmp_path / "cache", [spec.key], tmp_path / "store") == []
     back, _ = store.read(tmp_path / "store" / "runs" / spec.key)
     assert back.step == 100 and sorted(back.evals) == [50, 100] and 50 in back.weights
+
+
+def test_a_shorter_copy_stored_takes_no_stop_beyond_its_own_step(tmp_path):
+    """Storing a copy shorter than the stored one (``store export`` of an earlier run cache) keeps
+    the stored copy's stops only up to the copy's own step."""
+    import dataclasses
+
+    spec, traj = _stored(tmp_path / "store")
+    shorter = Trajectory(25, {s: traj.weights[s] for s in (0, 25)}, [], {25: {"train_acc": 0.3}}, {}, [])
+    src = tmp_path / "cache" / "runs" / spec.key
+    src.mkdir(parents=True)
+    torch.save(dataclasses.asdict(shorter), src / "trajectory.pt")
+    for name in ("spec.json", "provenance.json"):
+        (src / name).write_text((tmp_path / "store" / "runs" / spec.key / name).read_text())
+    assert store.export(tmp_path / "cache", [spec.key], tmp_path / "store") == []
+    back, _ = store.read(tmp_path / "store" / "runs" / spec.key)
+    assert back.step == 25 and sorted(back.evals) == [25] and sorted(back.weights) == [0, 25]

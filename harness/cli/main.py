@@ -50,7 +50,7 @@ FORWARDED = {  # firstlayer NAME ARGS: the module's own command line
     "fill": (fill, "train a scale's missing runs into the run store within a time budget (harness.training.fill)"),
     "store": (store, "store the runs a report read, or retrain stored runs and compare (harness.training.store)"),
     "rejudge": (rejudge, "judge every stored report again from the store and compare (harness.report.rejudge)"),
-    "report": (report, "render or compare reports (python -m harness.report)"),
+    "report": (report, "render or compare reports (harness.report)"),
 }
 
 

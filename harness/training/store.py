@@ -152,8 +152,8 @@ def export(run_cache: Path, keys, store: Path = STORE, unfinished=()) -> list[st
         kept_copy = store / "runs" / key  # the stored copy of the same training code keeps its stops
         if (kept_copy / "layers.npz").exists():
             old, old_made = read(kept_copy)
-            if old_made.get("fingerprint") == made.get("fingerprint"):
-                traj.evals = {**old.evals, **traj.evals}
+            if old_made.get("fingerprint") == made.get("fingerprint"):  # what it held up to this copy's step
+                traj.evals = {**{n: e for n, e in old.evals.items() if n <= traj.step}, **traj.evals}
                 traj.weights = {**{n: w for n, w in old.weights.items() if n <= traj.step}, **traj.weights}
         (store / "runs").mkdir(parents=True, exist_ok=True)
         write(traj, spec, made, store / "runs" / key, unfinished=key in unfinished)
